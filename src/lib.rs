@@ -1,0 +1,8 @@
+//! Flow: a statically checked scripting language for integration flows.
+//!
+//! The pipeline is `syntax` → `check` → `compile` → `vm` → `runtime` /
+//! `stdlib`, with `cli` (the `flow` binary) and this crate's embedding API on
+//! top. See `docs/ARCHITECTURE.md`.
+
+pub mod diagnostics;
+pub mod syntax;
