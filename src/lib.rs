@@ -4,5 +4,7 @@
 //! `stdlib`, with `cli` (the `flow` binary) and this crate's embedding API on
 //! top. See `docs/ARCHITECTURE.md`.
 
+pub mod check;
 pub mod diagnostics;
 pub mod syntax;
+pub mod vm;

@@ -741,6 +741,6 @@ mod tests {
         let (toks, errs) = tokenize("5x \"abc\\q\" /* open", 0);
         assert_eq!(toks.len(), 3);
         assert_eq!(errs.len(), 3);
-        assert_eq!(errs[1].0, 6);
+        assert_eq!(errs[1].0, 7);
     }
 }

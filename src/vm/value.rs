@@ -1,0 +1,188 @@
+//! Run-time values.
+//!
+//! Invariant: a `Value` is cheap to clone (scalars inline, everything else
+//! behind an `Rc`), and values never cross threads: one VM instance (and
+//! all its strands) lives on one thread.
+
+use crate::check::tir::FuncId;
+use crate::check::types::{ErrorId, RecordId, TyId};
+use indexmap::IndexMap;
+use rustc_hash::FxBuildHasher;
+use std::cell::RefCell;
+use std::rc::Rc;
+
+/// An immutable string.
+pub type Str = Rc<str>;
+
+/// The storage of a map (and of JSON objects): insertion-ordered.
+pub type MapObj = IndexMap<Str, Value, FxBuildHasher>;
+
+/// A mutable, shared array.
+pub type ArrayRef = Rc<RefCell<Vec<Value>>>;
+
+/// A mutable, shared map.
+pub type MapRef = Rc<RefCell<MapObj>>;
+
+/// A record: its type (for field names and order) and its field values.
+#[derive(Debug)]
+pub struct RecordObj {
+    /// The record type the value was built as.
+    pub rec: RecordId,
+    /// Field values in declaration order of `rec`.
+    pub fields: RefCell<Vec<Value>>,
+}
+
+/// An error value (immutable).
+#[derive(Debug)]
+pub struct ErrorObj {
+    /// Its error type (`ErrorId(0)` is plain `error`).
+    pub ty: ErrorId,
+    /// The message.
+    pub message: Str,
+    /// The detail map (`detail()`), in the order given.
+    pub detail: MapObj,
+    /// The cause, if any (an `Error` value).
+    pub cause: Option<Value>,
+    /// For panics: the Flow stack trace, innermost first.
+    pub trace: Vec<TraceFrame>,
+}
+
+/// One frame of a Flow stack trace.
+#[derive(Debug, Clone)]
+pub struct TraceFrame {
+    /// Function name.
+    pub function: Str,
+    /// `file:line:col`.
+    pub location: String,
+}
+
+/// A function value: a function and its captured cells.
+#[derive(Debug)]
+pub struct Closure {
+    /// The function.
+    pub func: FuncId,
+    /// Captured variables (shared by reference).
+    pub upvalues: Box<[CellRef]>,
+}
+
+/// A captured variable's heap cell.
+pub type CellRef = Rc<RefCell<Value>>;
+
+/// A Flow value.
+#[derive(Debug, Clone, Default)]
+pub enum Value {
+    /// `()`
+    #[default]
+    Nil,
+    /// A boolean.
+    Bool(bool),
+    /// A 64-bit int.
+    Int(i64),
+    /// A 64-bit float.
+    Float(f64),
+    /// A duration in nanoseconds (never negative).
+    Duration(i64),
+    /// A string.
+    Str(Str),
+    /// An array.
+    Array(ArrayRef),
+    /// A map (also JSON objects).
+    Map(MapRef),
+    /// A record.
+    Record(Rc<RecordObj>),
+    /// An error.
+    Error(Rc<ErrorObj>),
+    /// A function value.
+    Func(Rc<Closure>),
+    /// A type as a value.
+    Typedesc(TyId),
+    /// Internal: a captured local's cell (never visible to Flow code).
+    Cell(CellRef),
+    /// Internal: an argument that was not passed (the callee uses its default).
+    Undefined,
+}
+
+impl Value {
+    /// A string value.
+    pub fn str(s: impl Into<Str>) -> Value {
+        Value::Str(s.into())
+    }
+
+    /// A new array value.
+    pub fn array(items: Vec<Value>) -> Value {
+        Value::Array(Rc::new(RefCell::new(items)))
+    }
+
+    /// A new map value.
+    pub fn map(m: MapObj) -> Value {
+        Value::Map(Rc::new(RefCell::new(m)))
+    }
+
+    /// A new record value.
+    pub fn record(rec: RecordId, fields: Vec<Value>) -> Value {
+        Value::Record(Rc::new(RecordObj {
+            rec,
+            fields: RefCell::new(fields),
+        }))
+    }
+
+    /// A new error value without detail or cause.
+    pub fn error(ty: ErrorId, message: impl Into<Str>) -> Value {
+        Value::Error(Rc::new(ErrorObj {
+            ty,
+            message: message.into(),
+            detail: MapObj::default(),
+            cause: None,
+            trace: Vec::new(),
+        }))
+    }
+
+    /// Whether this is an error value.
+    pub fn is_error(&self) -> bool {
+        matches!(self, Value::Error(_))
+    }
+
+    /// Whether this is `()`.
+    pub fn is_nil(&self) -> bool {
+        matches!(self, Value::Nil)
+    }
+
+    /// A short name of the value's kind, for messages (`int`, `string`, `map`, ...).
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            Value::Nil => "()",
+            Value::Bool(_) => "boolean",
+            Value::Int(_) => "int",
+            Value::Float(_) => "float",
+            Value::Duration(_) => "duration",
+            Value::Str(_) => "string",
+            Value::Array(_) => "array",
+            Value::Map(_) => "map",
+            Value::Record(_) => "record",
+            Value::Error(_) => "error",
+            Value::Func(_) => "function",
+            Value::Typedesc(_) => "typedesc",
+            Value::Cell(_) | Value::Undefined => "internal",
+        }
+    }
+}
+
+/// A run-time panic raised by a VM operation or native function: the message
+/// (the interpreter adds the stack trace), or a complete error value.
+#[derive(Debug, Clone)]
+pub enum Panic {
+    /// A panic with just a message (plain `error` type).
+    Message(String),
+    /// A panic with a given error value (`panic e`, `checkpanic`).
+    Error(Value),
+}
+
+impl Panic {
+    /// A panic with a message.
+    pub fn msg(m: impl Into<String>) -> Panic {
+        Panic::Message(m.into())
+    }
+}
+
+/// Result of a VM operation that may panic.
+pub type VmResult<T> = Result<T, Panic>;
