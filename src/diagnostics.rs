@@ -193,7 +193,11 @@ impl Diagnostic {
         let file = sources.get(self.span.file);
         let (line, col) = file.line_col(self.span.start);
         let mut labels = vec![LabeledSpan::new_primary_with_span(
-            Some(self.primary_label.clone().unwrap_or_else(|| self.message.clone())),
+            Some(
+                self.primary_label
+                    .clone()
+                    .unwrap_or_else(|| self.message.clone()),
+            ),
             self.span,
         )];
         for l in &self.labels {

@@ -5,6 +5,10 @@
 //! top. See `docs/ARCHITECTURE.md`.
 
 pub mod check;
+pub mod cli;
+pub mod compile;
 pub mod diagnostics;
+pub mod runtime;
+pub mod stdlib;
 pub mod syntax;
 pub mod vm;

@@ -457,7 +457,12 @@ impl Types {
         }
     }
 
-    fn record_assignable(&self, s: RecordId, d: RecordId, seen: &mut FxHashSet<(TyId, TyId)>) -> bool {
+    fn record_assignable(
+        &self,
+        s: RecordId,
+        d: RecordId,
+        seen: &mut FxHashSet<(TyId, TyId)>,
+    ) -> bool {
         let (sd, dd) = (self.record(s), self.record(d));
         for f in &dd.fields {
             match sd.fields.iter().find(|x| x.name == f.name) {
@@ -473,7 +478,9 @@ impl Types {
                 }
             }
         }
-        sd.fields.iter().all(|sf| dd.field_index(&sf.name).is_some())
+        sd.fields
+            .iter()
+            .all(|sf| dd.field_index(&sf.name).is_some())
     }
 
     fn json_compatible(&self, t: TyId, seen: &mut FxHashSet<(TyId, TyId)>) -> bool {
@@ -520,7 +527,9 @@ impl Types {
                         keep.push(tm);
                     }
                 }
-            } else if let (TyKind::Error(a), TyKind::Error(_)) = (self.kind(m).clone(), self.kind(target)) {
+            } else if let (TyKind::Error(a), TyKind::Error(_)) =
+                (self.kind(m).clone(), self.kind(target))
+            {
                 // `error is NotFound` narrows to NotFound.
                 for tm in self.members(target) {
                     if let TyKind::Error(b) = self.kind(tm) {
@@ -601,11 +610,7 @@ impl Types {
                 }
             }
             TyKind::Union(ms) => {
-                let non_nil: Vec<TyId> = ms
-                    .iter()
-                    .copied()
-                    .filter(|m| *m != TyId::NIL)
-                    .collect();
+                let non_nil: Vec<TyId> = ms.iter().copied().filter(|m| *m != TyId::NIL).collect();
                 if non_nil.len() == 1 && ms.len() == 2 {
                     let inner = self.display_nested(non_nil[0], depth);
                     let _ = write!(out, "{inner}?");
@@ -646,7 +651,8 @@ impl Types {
     fn display_nested(&self, t: TyId, depth: usize) -> String {
         let mut s = String::new();
         self.write(t, &mut s, depth + 1);
-        if matches!(self.kind(t), TyKind::Union(_) | TyKind::Function(_)) && self.name(t).is_none() {
+        if matches!(self.kind(t), TyKind::Union(_) | TyKind::Function(_)) && self.name(t).is_none()
+        {
             format!("({s})")
         } else {
             s

@@ -31,7 +31,10 @@ pub fn disambiguate<'a>(toks: Vec<Spanned<'a>>, module_level: bool) -> Vec<Spann
     while i < toks.len() {
         let (l, ref tok, r) = toks[i];
         let in_match_head = matches!(stack.last(), Some(Frame::MatchBody { in_head: true }));
-        if stmt_start && !matches!(stack.last(), Some(Frame::MatchBody { .. })) && is_declaration(&toks, i) {
+        if stmt_start
+            && !matches!(stack.last(), Some(Frame::MatchBody { .. }))
+            && is_declaration(&toks, i)
+        {
             out.push((l, Tok::DeclMark, l));
         }
         let mut emitted = tok.clone();

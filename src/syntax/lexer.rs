@@ -424,10 +424,14 @@ fn reject_suffix<'a>(lex: &mut Lexer<'a, Tok<'a>>) -> Result<(), LexError> {
         .unwrap_or(rest.len());
     if n > 0 {
         let bad = format!("{}{}", lex.slice(), &rest[..n]);
+        let at = lex.span().end;
         lex.bump(n);
-        return Err(LexError::new(LexErrorKind::InvalidNumber(format!(
-            "invalid number literal `{bad}` (durations use ms, s, m or h)"
-        ))));
+        return Err(LexError {
+            kind: LexErrorKind::InvalidNumber(format!(
+                "invalid number literal `{bad}` (durations use ms, s, m or h)"
+            )),
+            at: Some(at),
+        });
     }
     Ok(())
 }
@@ -732,7 +736,10 @@ mod tests {
     fn strings_and_templates() {
         assert_eq!(
             kinds(r#""a\n\u{41}" `x ${ {a: "}"}.a } y`"#),
-            vec![Tok::Str("a\nA".into()), Tok::Template(r#"x ${ {a: "}"}.a } y"#)]
+            vec![
+                Tok::Str("a\nA".into()),
+                Tok::Template(r#"x ${ {a: "}"}.a } y"#)
+            ]
         );
     }
 

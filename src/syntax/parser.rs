@@ -44,7 +44,29 @@ pub fn parse_module(text: &str, file: FileId) -> (Module, Vec<Diagnostic>) {
         }
     };
     ctx.diags.sort_by_key(|d| d.span.start);
-    (module, ctx.diags)
+    (module, first_error_per_line(ctx.diags, text))
+}
+
+/// Keeps only the first syntax error of each line: after recovery the rest of
+/// a broken line mostly yields follow-on errors that would only be noise.
+fn first_error_per_line(diags: Vec<Diagnostic>, text: &str) -> Vec<Diagnostic> {
+    let line_of = |offset: u32| {
+        let end = (offset as usize).min(text.len());
+        text.as_bytes()[..end]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count()
+    };
+    let mut last_line = None;
+    let mut out = Vec::with_capacity(diags.len());
+    for d in diags {
+        let line = line_of(d.span.start);
+        if last_line != Some(line) {
+            last_line = Some(line);
+            out.push(d);
+        }
+    }
+    out
 }
 
 /// Parses a single expression (used by the REPL and for template holes).
@@ -77,7 +99,9 @@ impl Ctx {
                     "valid escapes are \\n \\t \\r \\\" \\\\ \\u{...} (and \\` \\$ in templates)"
                 }
                 super::lexer::LexErrorKind::UnterminatedString => "close the string with `\"`",
-                super::lexer::LexErrorKind::UnterminatedTemplate => "close the template with a backtick",
+                super::lexer::LexErrorKind::UnterminatedTemplate => {
+                    "close the template with a backtick"
+                }
                 super::lexer::LexErrorKind::UnterminatedComment => "close the comment with `*/`",
                 _ => "remove or replace this text",
             }
@@ -100,7 +124,10 @@ impl Ctx {
             Ok(e) => e,
             Err(err) => {
                 self.report(err, base + text.len());
-                Expr::new(ExprKind::Error, Span::new(self.file, base, base + text.len()))
+                Expr::new(
+                    ExprKind::Error,
+                    Span::new(self.file, base, base + text.len()),
+                )
             }
         }
     }
@@ -112,9 +139,11 @@ impl Ctx {
 
     fn report(&mut self, e: ParseError<usize, Tok<'_>, String>, eof: usize) {
         let d = match e {
-            ParseError::InvalidToken { location } => {
-                Diagnostic::new(Code::Syntax, self.span(location, location + 1), "invalid token")
-            }
+            ParseError::InvalidToken { location } => Diagnostic::new(
+                Code::Syntax,
+                self.span(location, location + 1),
+                "invalid token",
+            ),
             ParseError::UnrecognizedEof { location, expected } => {
                 let at = location.max(eof);
                 let mut d = Diagnostic::new(
@@ -129,7 +158,12 @@ impl Ctx {
                 token: (l, tok, r),
                 expected,
             } => {
-                if tok == Tok::Invalid && self.lex_error_starts.iter().any(|s| *s >= l && *s < r.max(l + 1)) {
+                if tok == Tok::Invalid
+                    && self
+                        .lex_error_starts
+                        .iter()
+                        .any(|s| *s >= l && *s < r.max(l + 1))
+                {
                     return;
                 }
                 if self.lex_error_starts.contains(&l) {
@@ -197,7 +231,11 @@ impl Ctx {
                 kind: TypeExprKind::Builtin(BuiltinType::Error),
                 ..
             }) => self.expr(ExprKind::ErrorCtor(args), l, r),
-            kind => self.expr(ExprKind::Call(Box::new(Expr::new(kind, f.span)), args), l, r),
+            kind => self.expr(
+                ExprKind::Call(Box::new(Expr::new(kind, f.span)), args),
+                l,
+                r,
+            ),
         }
     }
 

@@ -1,0 +1,283 @@
+//! The checker's shared state: modules and their top-level names, function
+//! signatures, globals, the function-context stack, and small helpers used by
+//! every pass.
+
+use super::scope::FnCtx;
+use super::tir::{self, FuncId, GlobalId};
+use super::types::{RecordId, TyId, TyKind, Types};
+use crate::diagnostics::{Code, Diagnostic};
+use crate::syntax::ast::{self, Name, ParamKind};
+use crate::syntax::span::Span;
+use rustc_hash::FxHashMap;
+
+/// What a top-level name denotes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ItemRef {
+    /// A function.
+    Func(FuncId),
+    /// A constant or module variable.
+    Global(GlobalId),
+    /// A type (index into [`Checker::type_decls`]).
+    Type(usize),
+    /// A declaration that is reported as not supported yet.
+    Unsupported,
+}
+
+/// A top-level name of a module.
+#[derive(Debug, Clone)]
+pub(crate) struct ItemEntry {
+    /// What it is.
+    pub item: ItemRef,
+    /// Declared `public`.
+    pub public: bool,
+    /// The name's position.
+    pub span: Span,
+}
+
+/// A module being checked.
+#[derive(Debug)]
+pub(crate) struct ModuleInfo {
+    /// Qualified-name prefix (`io`, an alias; empty for the root).
+    pub prefix: Name,
+    /// Imports by alias (`None`: the import failed, already reported).
+    pub imports: FxHashMap<Name, Option<usize>>,
+    /// Top-level names.
+    pub items: FxHashMap<Name, ItemEntry>,
+}
+
+impl ModuleInfo {
+    /// The qualified name of an item of this module.
+    pub fn qualify(&self, name: &str) -> Name {
+        if self.prefix.is_empty() {
+            name.into()
+        } else {
+            format!("{}:{}", self.prefix, name).into()
+        }
+    }
+}
+
+/// Resolution state of a `type` declaration.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum TypeState {
+    /// Not looked at yet.
+    Unresolved,
+    /// Being resolved (its slot, for recursive references).
+    InProgress(TyId),
+    /// Resolved.
+    Done(TyId),
+}
+
+/// A `type` declaration.
+#[derive(Debug)]
+pub(crate) struct TypeDeclInfo {
+    /// The declaring module.
+    pub module: usize,
+    /// The declaration.
+    pub decl: ast::TypeDecl,
+    /// Its resolution state.
+    pub state: TypeState,
+}
+
+/// A parameter of a declared function, as call checking needs it.
+#[derive(Debug, Clone)]
+pub(crate) struct ParamSig {
+    /// Its name (for named arguments).
+    pub name: Name,
+    /// Its type (element type for a rest parameter; the map type for a
+    /// named-rest parameter).
+    pub ty: TyId,
+    /// It has a default value.
+    pub has_default: bool,
+    /// Normal, rest or named-rest.
+    pub kind: ParamKind,
+}
+
+/// The signature of a declared function.
+#[derive(Debug, Clone)]
+pub(crate) struct FnSig {
+    /// Qualified name.
+    pub name: Name,
+    /// Parameters in order.
+    pub params: Vec<ParamSig>,
+    /// Return type.
+    pub ret: TyId,
+    /// Its function type.
+    pub ty: TyId,
+    /// `@numeric`: `int|float` parameters and result take one numeric type.
+    pub numeric: bool,
+    /// For `@native` functions: the checked default values (filled in at
+    /// the call site).
+    pub native_defaults: Option<Vec<Option<tir::Expr>>>,
+}
+
+/// Information about a global beyond [`tir::Global`].
+#[derive(Debug, Clone)]
+pub(crate) struct GlobalInfo {
+    /// The declaring module.
+    pub module: usize,
+    /// The name's position.
+    pub span: Span,
+    /// Its initialiser has been checked (module-initialiser ordering).
+    pub initialised: bool,
+    /// Declared with `const`.
+    pub is_const: bool,
+}
+
+/// Default values of a record type's fields.
+#[derive(Debug, Clone)]
+pub(crate) enum RecordDefaults {
+    /// Not checked yet: the declaring module and the default expressions.
+    Pending(usize, Vec<Option<ast::Expr>>),
+    /// Being checked (a default refers to its own record type).
+    InProgress,
+    /// Checked.
+    Done(Vec<Option<tir::Expr>>),
+}
+
+/// The checker.
+pub(crate) struct Checker {
+    /// The type table.
+    pub types: Types,
+    /// Diagnostics found.
+    pub diags: Vec<Diagnostic>,
+    /// Modules in dependency order.
+    pub modules: Vec<ModuleInfo>,
+    /// Function bodies by id (filled when checked).
+    pub funcs: Vec<Option<tir::Function>>,
+    /// Signatures of declared functions by id.
+    pub sigs: Vec<Option<FnSig>>,
+    /// Module variables.
+    pub globals: Vec<tir::Global>,
+    /// More about module variables.
+    pub ginfo: Vec<GlobalInfo>,
+    /// Native functions.
+    pub natives: Vec<tir::NativeDecl>,
+    /// `type` declarations of all modules.
+    pub type_decls: Vec<TypeDeclInfo>,
+    /// The canonical type id of each record.
+    pub record_canon: FxHashMap<RecordId, TyId>,
+    /// Field defaults of records.
+    pub record_defaults: FxHashMap<RecordId, RecordDefaults>,
+    /// The functions being checked, innermost last.
+    pub fns: Vec<FnCtx>,
+    /// The module whose names are in scope outside any function.
+    pub cur_module: usize,
+}
+
+impl Checker {
+    /// An empty checker.
+    pub fn new() -> Checker {
+        Checker {
+            types: Types::new(),
+            diags: Vec::new(),
+            modules: Vec::new(),
+            funcs: Vec::new(),
+            sigs: Vec::new(),
+            globals: Vec::new(),
+            ginfo: Vec::new(),
+            natives: Vec::new(),
+            type_decls: Vec::new(),
+            record_canon: FxHashMap::default(),
+            record_defaults: FxHashMap::default(),
+            fns: Vec::new(),
+            cur_module: 0,
+        }
+    }
+
+    /// Reports a diagnostic.
+    pub fn report(&mut self, d: Diagnostic) {
+        self.diags.push(d);
+    }
+
+    /// Reports an error with a code, position and message.
+    pub fn error(&mut self, code: Code, span: Span, msg: impl Into<String>) {
+        self.diags.push(Diagnostic::new(code, span, msg));
+    }
+
+    /// The innermost function context.
+    ///
+    /// The checker always has one while checking code; if that invariant is
+    /// ever broken a throwaway context is created rather than panicking.
+    pub fn fx(&mut self) -> &mut FnCtx {
+        if self.fns.is_empty() {
+            let m = self.cur_module;
+            self.fns.push(FnCtx::new(
+                "<none>".into(),
+                m,
+                TyId::NIL,
+                Default::default(),
+                true,
+            ));
+        }
+        let n = self.fns.len() - 1;
+        &mut self.fns[n]
+    }
+
+    /// The module whose names are in scope.
+    pub fn module(&self) -> usize {
+        self.fns.last().map(|f| f.module).unwrap_or(self.cur_module)
+    }
+
+    /// Reserves a function id.
+    pub fn new_func_slot(&mut self) -> FuncId {
+        let id = FuncId(self.funcs.len() as u32);
+        self.funcs.push(None);
+        self.sigs.push(None);
+        id
+    }
+
+    /// Display text of a type.
+    pub fn show(&self, t: TyId) -> String {
+        self.types.display(t)
+    }
+
+    /// Whether `t` is the poison type (an earlier error; no more diagnostics).
+    pub fn is_poison(&self, t: TyId) -> bool {
+        t == TyId::NEVER
+    }
+
+    /// The canonical type of a record.
+    pub fn record_ty(&mut self, r: RecordId) -> TyId {
+        if let Some(t) = self.record_canon.get(&r) {
+            return *t;
+        }
+        let t = self.types.intern(TyKind::Record(r));
+        self.record_canon.insert(r, t);
+        t
+    }
+
+    /// The structure of a type (cloned).
+    pub fn kind(&self, t: TyId) -> TyKind {
+        self.types.kind(t).clone()
+    }
+
+    /// Whether `src` may be stored where `dst` is expected (poison is
+    /// compatible with everything).
+    pub fn assignable(&self, src: TyId, dst: TyId) -> bool {
+        src == TyId::NEVER || dst == TyId::NEVER || self.types.assignable(src, dst)
+    }
+
+    /// A `()` literal.
+    pub fn nil_lit(span: Span) -> tir::Expr {
+        tir::Expr::lit(tir::Literal::Nil, TyId::NIL, span)
+    }
+
+    /// A poison expression (after an error).
+    pub fn poison(span: Span) -> tir::Expr {
+        tir::Expr::lit(tir::Literal::Nil, TyId::NEVER, span)
+    }
+
+    /// Whether a type is `int`, `float`, `string`, `duration` (ordered).
+    pub fn is_ordered(&self, t: TyId) -> bool {
+        matches!(
+            self.types.kind(t),
+            TyKind::Int | TyKind::Float | TyKind::String | TyKind::Duration
+        )
+    }
+}
+
+impl Default for Checker {
+    fn default() -> Self {
+        Checker::new()
+    }
+}

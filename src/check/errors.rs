@@ -1,0 +1,203 @@
+//! The static error rules of §8.4 and value compatibility: `unhandled-error`
+//! (values that may be errors used where no error is expected),
+//! `check-without-handler`, `error-type-mismatch`, and `type-mismatch` for
+//! ordinary assignability.
+
+use super::checker::Checker;
+use super::tir::{self, ExprKind};
+use super::types::{TyId, TyKind};
+use crate::diagnostics::{Code, Diagnostic};
+use crate::syntax::span::Span;
+
+const HANDLE_HELP: &str = "handle the error first: `check` passes it to the caller, `checkpanic` panics on it, or test it with `if x is error { ... }`";
+
+impl Checker {
+    /// The secondary label naming the call that produces an error, if the
+    /// expression is such a call or a local initialised by one.
+    fn error_origin(&mut self, x: &tir::Expr) -> Option<(Span, String)> {
+        let errs = self.types.only_errors(x.ty);
+        let e = self.show(errs);
+        match &x.kind {
+            ExprKind::Call(..) | ExprKind::Method(..) => {
+                Some((x.span, format!("this call can fail with `{e}`")))
+            }
+            ExprKind::Local(id) => {
+                let f = self.fx();
+                let name = f.locals[id.0 as usize].name.clone();
+                let origin = f.meta(*id).origin;
+                origin.map(|s| {
+                    (
+                        s,
+                        format!("`{name}` is set from this call, which can fail with `{e}`"),
+                    )
+                })
+            }
+            _ => None,
+        }
+    }
+
+    /// Reports `unhandled-error` for `x` (whose type includes an error).
+    pub(crate) fn report_unhandled(&mut self, x: &tir::Expr, message: String) {
+        let mut d = Diagnostic::new(Code::UnhandledError, x.span, message)
+            .with_primary(format!("this can be an error (`{}`)", self.show(x.ty)))
+            .with_help(HANDLE_HELP);
+        if let Some((span, text)) = self.error_origin(x) {
+            if span != x.span {
+                d = d.with_label(span, text);
+            } else {
+                d.primary_label = Some(text);
+            }
+        }
+        self.report(d);
+    }
+
+    /// Uses `x` as a value that must not be an error (operand, condition,
+    /// receiver, template part, iterated value). Reports `unhandled-error`
+    /// and continues with the error-free type.
+    pub(crate) fn no_error(&mut self, mut x: tir::Expr, what: &str) -> tir::Expr {
+        if self.is_poison(x.ty) || !self.types.has_error(x.ty) {
+            return x;
+        }
+        let msg = format!(
+            "unhandled error: a value of type `{}` is used as {what}",
+            self.show(x.ty)
+        );
+        self.report_unhandled(&x, msg);
+        let t = self.types.without_errors(x.ty);
+        x.ty = if t == TyId::NEVER { TyId::NEVER } else { t };
+        x
+    }
+
+    /// Checks that `x` may be stored where `target` is expected; reports
+    /// `unhandled-error` or `type-mismatch` otherwise. The expression is
+    /// returned unchanged.
+    pub(crate) fn coerce(&mut self, x: tir::Expr, target: TyId) -> tir::Expr {
+        if self.assignable(x.ty, target) {
+            return x;
+        }
+        if self.types.has_error(x.ty) && !self.types.has_error(target) {
+            let stripped = self.types.without_errors(x.ty);
+            if self.assignable(stripped, target) {
+                let msg = format!(
+                    "unhandled error: a value of type `{}` is used where `{}` is expected",
+                    self.show(x.ty),
+                    self.show(target)
+                );
+                self.report_unhandled(&x, msg);
+                return x;
+            }
+        }
+        self.mismatch(x.span, x.ty, target);
+        x
+    }
+
+    /// Reports a `type-mismatch` between a found and an expected type.
+    pub(crate) fn mismatch(&mut self, span: Span, found: TyId, expected: TyId) {
+        if self.is_poison(found) || self.is_poison(expected) {
+            return;
+        }
+        let mut d = Diagnostic::new(
+            Code::TypeMismatch,
+            span,
+            format!(
+                "type mismatch: expected `{}`, found `{}`",
+                self.show(expected),
+                self.show(found)
+            ),
+        )
+        .with_primary(format!("this is `{}`", self.show(found)));
+        if let Some(h) = self.mismatch_help(found, expected) {
+            d = d.with_help(h);
+        }
+        self.report(d);
+    }
+
+    fn mismatch_help(&mut self, found: TyId, expected: TyId) -> Option<String> {
+        let fk = self.kind(found);
+        let ek = self.kind(expected);
+        match (&fk, &ek) {
+            (TyKind::Int, TyKind::Float) => Some("int is not converted to float implicitly; convert with `<float>x`".into()),
+            (TyKind::Float, TyKind::Int) => {
+                Some("float is not converted to int implicitly; convert with `<int>x` (rounds) or `x.round()`".into())
+            }
+            (TyKind::Json | TyKind::Any, _) => {
+                Some("narrow the value with `if x is T { ... }`, cast it with `<T>x`, or convert it with `cloneWithType(T)`".into())
+            }
+            _ => {
+                if self.types.has_nil(found) && !self.types.has_nil(expected) {
+                    let nn = self.types.without_nil(found);
+                    if self.types.assignable(nn, expected) {
+                        return Some(
+                            "the value may be `()`: test it with `if x != () { ... }` or give a default with `x ?: value`".into(),
+                        );
+                    }
+                }
+                None
+            }
+        }
+    }
+
+    /// Records a failure (`check`, `fail`) with the given error type: it
+    /// goes to the innermost handler, or out of the function, whose return
+    /// type must then allow it (rules 3 and 5).
+    pub(crate) fn record_failure(&mut self, err: TyId, span: Span, keyword: &str) {
+        if self.is_poison(err) {
+            return;
+        }
+        let f = self.fx();
+        if let Some(h) = f.handlers.last_mut() {
+            h.errors.push((err, span));
+            return;
+        }
+        if let Some(r) = f.infer_ret.as_mut() {
+            r.push(err);
+            return;
+        }
+        let ret = f.ret;
+        let fname = f.name.clone();
+        if f.is_init {
+            self.report(
+                Diagnostic::new(
+                    Code::CheckWithoutHandler,
+                    span,
+                    format!("`{keyword}` is not allowed in the initialiser of a module-level declaration"),
+                )
+                .with_help("use `checkpanic` there, or initialise the variable in a function that can return an error"),
+            );
+            return;
+        }
+        if self.is_poison(ret) {
+            return;
+        }
+        let ret_errs = self.types.only_errors(ret);
+        if ret_errs == TyId::NEVER {
+            let what = if fname.starts_with('<') {
+                "this function".to_string()
+            } else {
+                format!("`{fname}`")
+            };
+            self.report(
+                Diagnostic::new(
+                    Code::CheckWithoutHandler,
+                    span,
+                    format!("`{keyword}` can fail here, but {what} cannot return an error and there is no `on fail` handler"),
+                )
+                .with_help(
+                    "add an error type to the return type (`returns T|error`, or `returns error?` when it returns nothing), or wrap the code in `do { ... } on fail var e { ... }`",
+                ),
+            );
+        } else if !self.types.assignable(err, ret_errs) {
+            let msg = format!(
+                "this `{keyword}` can fail with `{}`, but `{fname}` may only return errors of type `{}`",
+                self.show(err),
+                self.show(ret_errs)
+            );
+            self.report(
+                Diagnostic::new(Code::ErrorTypeMismatch, span, msg).with_help(format!(
+                    "add `{}` to the return type, or handle the error with `do {{ ... }} on fail`",
+                    self.show(err)
+                )),
+            );
+        }
+    }
+}

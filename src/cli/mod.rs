@@ -1,0 +1,289 @@
+//! The `flow` command line (§1.1): a thin client of the library.
+
+use crate::check::{self, CheckResult};
+use crate::compile::{compile, CompiledProgram};
+use crate::diagnostics::Diagnostic;
+use crate::runtime::{self, Outcome};
+use crate::syntax::span::SourceMap;
+use crate::vm::machine::{HostIo, Limits};
+use clap::{Parser, Subcommand};
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Command-line arguments.
+#[derive(Parser, Debug)]
+#[command(
+    name = "flow",
+    version,
+    about = "Run, check and test Flow integration scripts"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+/// Options shared by the commands that run code.
+#[derive(clap::Args, Debug, Default, Clone)]
+struct RunOptions {
+    /// Sets a configurable: `-C name=value`.
+    #[arg(short = 'C', value_name = "NAME=VALUE")]
+    config_values: Vec<String>,
+    /// A TOML file with configurable values (default: ./Config.toml).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Prints one line per remote attempt and resilience event to stderr.
+    #[arg(long)]
+    trace: bool,
+    /// Restricts the hosts endpoints may contact (HOST[:PORT],...).
+    #[arg(long, value_name = "HOSTS")]
+    allow_net: Option<String>,
+    /// Minimum level of `log` output: debug, info, warn or error.
+    #[arg(long, value_name = "LEVEL", default_value = "info")]
+    log_level: String,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Checks a file, then runs its `main`.
+    Run {
+        /// The script.
+        file: PathBuf,
+        /// Arguments passed to `main(string... args)`.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+        #[command(flatten)]
+        options: RunOptions,
+    },
+    /// Parses and checks files, printing diagnostics.
+    Check {
+        /// The scripts.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// `json` prints one JSON object per diagnostic per line on stdout.
+        #[arg(long, value_name = "FORMAT")]
+        format: Option<String>,
+    },
+    /// Runs the `test` blocks of a file or of every `.flow` file in a folder.
+    Test {
+        /// A file or a folder.
+        path: PathBuf,
+        #[command(flatten)]
+        options: RunOptions,
+    },
+    /// Starts the interactive REPL.
+    Repl,
+}
+
+const SUBCOMMANDS: &[&str] = &["run", "check", "test", "repl", "help"];
+
+/// Runs the command line and returns the process exit code.
+pub fn main() -> i32 {
+    let mut argv: Vec<String> = std::env::args().collect();
+    // `flow FILE ARGS...` is `flow run FILE ARGS...`.
+    if let Some(first) = argv.get(1) {
+        if !first.starts_with('-') && !SUBCOMMANDS.contains(&first.as_str()) {
+            argv.insert(1, "run".into());
+        }
+    }
+    let cli = match Cli::try_parse_from(argv) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { 2 } else { 0 };
+        }
+    };
+    match cli.command {
+        Some(Command::Run {
+            file,
+            args,
+            options,
+        }) => run(&file, args, &options),
+        Some(Command::Check { files, format }) => check_files(&files, format.as_deref()),
+        Some(Command::Test { path, options }) => test(&path, &options),
+        Some(Command::Repl) | None => {
+            eprintln!("error: the REPL is not available yet");
+            2
+        }
+    }
+}
+
+/// Prints diagnostics in the human format (stderr).
+fn print_diagnostics(diags: &[Diagnostic], sources: &SourceMap) {
+    let color = std::io::stderr().is_terminal();
+    let mut err = std::io::stderr().lock();
+    for d in diags {
+        let _ = writeln!(err, "{}", d.render(sources, color));
+    }
+}
+
+/// Checks and compiles a file; on errors prints them and returns exit code 2.
+fn build(file: &Path) -> Result<CompiledProgram, i32> {
+    let mut sources = SourceMap::new();
+    let CheckResult {
+        program,
+        diagnostics,
+    } = check::check_program(file, &mut sources);
+    print_diagnostics(&diagnostics, &sources);
+    match program {
+        Some(p) => Ok(compile(p, Arc::new(sources))),
+        None => Err(2),
+    }
+}
+
+/// Run-time limits; `FLOW_MAX_OPERATIONS` bounds calls and loop iterations
+/// (used by the robustness tests, where a mutated program may loop forever).
+fn limits() -> Limits {
+    Limits {
+        max_operations: std::env::var("FLOW_MAX_OPERATIONS")
+            .ok()
+            .and_then(|v| v.parse().ok()),
+        ..Limits::default()
+    }
+}
+
+fn run(file: &Path, args: Vec<String>, options: &RunOptions) -> i32 {
+    let program = match build(file) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    if program.main.is_none() {
+        eprintln!(
+            "error: {} has nothing to run: declare `public function main()` or a service",
+            file.display()
+        );
+        return 2;
+    }
+    let vm = match runtime::instantiate(
+        Arc::new(program),
+        &crate::stdlib::resolve,
+        HostIo::process(),
+        limits(),
+    ) {
+        Ok(vm) => vm,
+        Err(e) => {
+            eprintln!("{e}");
+            return 1;
+        }
+    };
+    if let Some(level) = crate::stdlib::log_level(&options.log_level) {
+        vm.log_level.set(level);
+    }
+    let outcome = runtime::run_main(vm, args);
+    if let Outcome::Failure(text) = &outcome {
+        eprint!("{text}");
+    }
+    outcome.exit_code()
+}
+
+fn check_files(files: &[PathBuf], format: Option<&str>) -> i32 {
+    let json = match format {
+        None | Some("human") => false,
+        Some("json") => true,
+        Some(other) => {
+            eprintln!("error: unknown format `{other}` (use `json`)");
+            return 2;
+        }
+    };
+    let mut code = 0;
+    for file in files {
+        let mut sources = SourceMap::new();
+        let result = check::check_program(file, &mut sources);
+        if json {
+            let mut out = std::io::stdout().lock();
+            for d in &result.diagnostics {
+                let _ = writeln!(out, "{}", d.to_json(&sources));
+            }
+        } else {
+            print_diagnostics(&result.diagnostics, &sources);
+        }
+        if result.diagnostics.iter().any(Diagnostic::is_error) {
+            code = 2;
+        }
+    }
+    code
+}
+
+/// The `.flow` files to test: the file itself, or every file under the folder.
+fn test_files(path: &Path) -> Vec<PathBuf> {
+    if path.is_dir() {
+        let mut out = Vec::new();
+        let mut stack = vec![path.to_path_buf()];
+        while let Some(dir) = stack.pop() {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for e in entries.flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else if p.extension().is_some_and(|x| x == "flow") {
+                    out.push(p);
+                }
+            }
+        }
+        out.sort();
+        out
+    } else {
+        vec![path.to_path_buf()]
+    }
+}
+
+fn test(path: &Path, options: &RunOptions) -> i32 {
+    let (mut passed, mut failed) = (0usize, 0usize);
+    let mut worst = 0;
+    for file in test_files(path) {
+        let program = match build(&file) {
+            Ok(p) => p,
+            Err(code) => {
+                worst = worst.max(code);
+                continue;
+            }
+        };
+        if program.tests.is_empty() {
+            continue;
+        }
+        let vm = match runtime::instantiate(
+            Arc::new(program),
+            &crate::stdlib::resolve,
+            HostIo::process(),
+            limits(),
+        ) {
+            Ok(vm) => vm,
+            Err(e) => {
+                eprintln!("{e}");
+                worst = worst.max(1);
+                continue;
+            }
+        };
+        if let Some(level) = crate::stdlib::log_level(&options.log_level) {
+            vm.log_level.set(level);
+        }
+        match runtime::run_tests(vm) {
+            Ok(results) => {
+                let mut out = std::io::stdout().lock();
+                for r in results {
+                    match r.failure {
+                        None => {
+                            passed += 1;
+                            let _ = writeln!(out, "ok   {}", r.name);
+                        }
+                        Some(why) => {
+                            failed += 1;
+                            let _ = writeln!(out, "FAIL {}: {}", r.name, why);
+                        }
+                    }
+                }
+            }
+            Err(text) => {
+                eprint!("{text}");
+                worst = worst.max(1);
+            }
+        }
+    }
+    println!("{passed} passed, {failed} failed");
+    if failed > 0 {
+        worst = worst.max(1);
+    }
+    worst
+}

@@ -1,0 +1,69 @@
+//! Stage 3: typed IR → register bytecode.
+//!
+//! Invariants: every local is a fixed register; temporaries are allocated in
+//! stack order above the locals, and the arguments of a call are always the
+//! topmost live registers (the callee's frame starts at them). Higher-order
+//! array methods are compiled to loops, so the VM never re-enters itself.
+
+mod emit;
+pub mod op;
+pub mod program;
+
+pub use emit::compile;
+pub use program::CompiledProgram;
+
+use crate::check::tir::Method;
+
+/// The lang-library methods that the `Method` instruction dispatches on,
+/// indexed by the instruction's `method` operand.
+pub const METHODS: &[Method] = &[
+    Method::ToString,
+    Method::ToJsonString,
+    Method::Clone,
+    Method::StrLength,
+    Method::StrToUpper,
+    Method::StrToLower,
+    Method::StrTrim,
+    Method::StrSplit,
+    Method::StrContains,
+    Method::StrStartsWith,
+    Method::StrEndsWith,
+    Method::StrSubstring,
+    Method::StrIndexOf,
+    Method::StrReplace,
+    Method::StrFromJsonString,
+    Method::StrRepeat,
+    Method::IntAbs,
+    Method::FloatAbs,
+    Method::FloatRound,
+    Method::FloatFloor,
+    Method::FloatCeil,
+    Method::FloatIsNaN,
+    Method::IntFromString,
+    Method::FloatFromString,
+    Method::ArrLength,
+    Method::ArrPush,
+    Method::ArrPop,
+    Method::ArrSlice,
+    Method::ArrIndexOf,
+    Method::ArrContains,
+    Method::ArrReverse,
+    Method::ArrSort,
+    Method::ArrJoin,
+    Method::MapLength,
+    Method::MapKeys,
+    Method::MapValues,
+    Method::MapHasKey,
+    Method::MapGet,
+    Method::MapRemove,
+    Method::DurMilliseconds,
+    Method::DurSeconds,
+    Method::ErrMessage,
+    Method::ErrDetail,
+    Method::ErrCause,
+];
+
+/// The `Method` instruction operand for a method.
+pub fn method_index(m: Method) -> u16 {
+    METHODS.iter().position(|x| *x == m).unwrap_or(0) as u16
+}

@@ -1,0 +1,76 @@
+//! The compiled program: function prototypes, constants and the type table.
+//!
+//! Invariant: a `CompiledProgram` is immutable and `Send + Sync`, so one
+//! compilation can be run by many VM instances on many threads.
+
+use super::op::Op;
+use crate::check::tir::{Capture, NativeDecl};
+use crate::check::types::Types;
+use crate::syntax::span::{SourceMap, Span};
+use std::sync::Arc;
+
+/// A constant of the constant pool (thread-safe; materialised per VM).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Const {
+    /// An int.
+    Int(i64),
+    /// A float.
+    Float(f64),
+    /// A duration in nanoseconds.
+    Duration(i64),
+    /// A string.
+    Str(Arc<str>),
+    /// A list of keys (for map, record and error constructors).
+    Keys(Vec<Arc<str>>),
+}
+
+/// One compiled function.
+#[derive(Debug, Clone)]
+pub struct Proto {
+    /// Name for stack traces.
+    pub name: Arc<str>,
+    /// Where it is declared.
+    pub span: Span,
+    /// Number of parameters.
+    pub nparams: u16,
+    /// Registers the frame needs.
+    pub nregs: u16,
+    /// Instructions.
+    pub code: Vec<Op>,
+    /// Source position of each instruction.
+    pub spans: Vec<Span>,
+    /// For lambdas: where captured variables come from.
+    pub captures: Vec<Capture>,
+    /// The native implementation (index into [`CompiledProgram::natives`]).
+    pub native: Option<u32>,
+}
+
+/// A module-level variable.
+#[derive(Debug, Clone)]
+pub struct GlobalInfo {
+    /// Qualified name.
+    pub name: Arc<str>,
+}
+
+/// A whole compiled program.
+#[derive(Debug)]
+pub struct CompiledProgram {
+    /// All functions.
+    pub functions: Vec<Proto>,
+    /// The constant pool.
+    pub consts: Vec<Const>,
+    /// The type table (for run-time type tests and conversions).
+    pub types: Types,
+    /// Native functions referenced, by name.
+    pub natives: Vec<NativeDecl>,
+    /// Module-level variables.
+    pub globals: Vec<GlobalInfo>,
+    /// The module initialiser.
+    pub init: u32,
+    /// `main`, if any.
+    pub main: Option<u32>,
+    /// Test blocks: name and function.
+    pub tests: Vec<(String, u32)>,
+    /// The sources (for stack traces).
+    pub sources: Arc<SourceMap>,
+}

@@ -1,0 +1,158 @@
+//! Stage 5: running programs on tokio — module initialisation, `main`,
+//! `test` blocks — and reporting run-time failures (§1.2).
+//!
+//! Invariant: one VM instance lives on one thread, driven by a
+//! current-thread tokio runtime with a `LocalSet`, so strands (`!Send`
+//! values) can suspend and resume on it.
+
+use crate::check::types::Types;
+use crate::compile::CompiledProgram;
+use crate::vm::drive;
+use crate::vm::format::to_display_string;
+use crate::vm::interp::Strand;
+use crate::vm::machine::{HostIo, Limits, NativeResolver, Vm};
+use crate::vm::value::{ErrorObj, Value};
+use std::rc::Rc;
+use std::sync::Arc;
+
+/// How a run ended.
+#[derive(Debug)]
+pub enum Outcome {
+    /// `main` returned normally.
+    Success,
+    /// `main` returned an error, or a panic was not trapped: the text to
+    /// print on stderr (starting with `error: `).
+    Failure(String),
+}
+
+impl Outcome {
+    /// The process exit code (§1.2).
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Outcome::Success => 0,
+            Outcome::Failure(_) => 1,
+        }
+    }
+}
+
+/// The result of one `test` block.
+#[derive(Debug)]
+pub struct TestResult {
+    /// The test's name.
+    pub name: String,
+    /// `None` when it passed, else why it failed.
+    pub failure: Option<String>,
+}
+
+/// Builds the single-threaded runtime that drives a VM.
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .map_err(|e| format!("error: cannot start the runtime: {e}"))
+}
+
+/// Loads a program into a new VM instance.
+pub fn instantiate(
+    program: Arc<CompiledProgram>,
+    resolve: &NativeResolver,
+    io: HostIo,
+    limits: Limits,
+) -> Result<Rc<Vm>, String> {
+    Vm::new(program, resolve, io, limits).map_err(|e| format!("error: {e}"))
+}
+
+/// Runs the module initialiser and then `main` with the command-line arguments.
+pub fn run_main(vm: Rc<Vm>, args: Vec<String>) -> Outcome {
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(e) => return Outcome::Failure(e),
+    };
+    let local = tokio::task::LocalSet::new();
+    let outcome = local.block_on(&rt, async {
+        let program = vm.program.clone();
+        if let Err(e) = drive(Strand::new(vm.clone(), program.init, Vec::new())).await {
+            return Outcome::Failure(describe_failure(&e, &program.types));
+        }
+        let Some(main) = program.main else {
+            return Outcome::Success;
+        };
+        let takes_args = program.functions[main as usize].nparams > 0;
+        let argv = if takes_args {
+            vec![Value::array(args.into_iter().map(Value::str).collect())]
+        } else {
+            Vec::new()
+        };
+        match drive(Strand::new(vm.clone(), main, argv)).await {
+            Ok(Value::Error(e)) => {
+                Outcome::Failure(describe_failure(&Value::Error(e), &program.types))
+            }
+            Ok(_) => Outcome::Success,
+            Err(panic) => Outcome::Failure(describe_failure(&panic, &program.types)),
+        }
+    });
+    vm.flush();
+    outcome
+}
+
+/// Runs the initialiser, then every test block in its own strand.
+pub fn run_tests(vm: Rc<Vm>) -> Result<Vec<TestResult>, String> {
+    let rt = runtime()?;
+    let local = tokio::task::LocalSet::new();
+    let results = local.block_on(&rt, async {
+        let program = vm.program.clone();
+        if let Err(e) = drive(Strand::new(vm.clone(), program.init, Vec::new())).await {
+            return Err(describe_failure(&e, &program.types));
+        }
+        let mut results = Vec::new();
+        for (name, func) in &program.tests {
+            let failure = match drive(Strand::new(vm.clone(), *func, Vec::new())).await {
+                Ok(Value::Error(e)) => Some(first_line(&e)),
+                Ok(_) => None,
+                Err(Value::Error(e)) => Some(first_line(&e)),
+                Err(other) => Some(to_display_string(&other, &program.types)),
+            };
+            results.push(TestResult {
+                name: name.clone(),
+                failure,
+            });
+        }
+        Ok(results)
+    });
+    vm.flush();
+    results
+}
+
+fn first_line(e: &ErrorObj) -> String {
+    e.message.to_string()
+}
+
+/// The stderr text for a failed run: `error: MESSAGE`, the detail, the cause
+/// chain and (for panics) the Flow stack trace.
+pub fn describe_failure(v: &Value, types: &Types) -> String {
+    let Value::Error(e) = v else {
+        return format!("error: {}\n", to_display_string(v, types));
+    };
+    let mut out = format!("error: {}\n", e.message);
+    if !e.detail.is_empty() {
+        let detail = Value::map(e.detail.clone());
+        out.push_str(&format!(
+            "  detail: {}\n",
+            to_display_string(&detail, types)
+        ));
+    }
+    let mut cause = e.cause.clone();
+    let mut depth = 0;
+    while let Some(Value::Error(c)) = cause {
+        out.push_str(&format!("  cause: {}\n", c.message));
+        cause = c.cause.clone();
+        depth += 1;
+        if depth > 100 {
+            break;
+        }
+    }
+    for f in &e.trace {
+        out.push_str(&format!("    at {} ({})\n", f.function, f.location));
+    }
+    out
+}

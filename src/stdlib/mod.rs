@@ -1,0 +1,57 @@
+//! Stage 5: the Rust side of the standard library. Each `@native` function
+//! declared in `stdlib/*.flow` is bound here by its qualified name.
+
+mod io;
+mod log;
+mod math;
+mod test;
+mod time;
+
+use crate::vm::machine::{NativeFn, NativeResult};
+use crate::vm::value::{Panic, Value, VmResult};
+
+/// The Flow source of each standard-library module, built into the binary.
+pub const MODULES: &[(&str, &str)] = &[
+    ("io", include_str!("../../stdlib/io.flow")),
+    ("log", include_str!("../../stdlib/log.flow")),
+    ("time", include_str!("../../stdlib/time.flow")),
+    ("math", include_str!("../../stdlib/math.flow")),
+    ("test", include_str!("../../stdlib/test.flow")),
+];
+
+/// The implementation of a native function, by qualified name.
+pub fn resolve(name: &str) -> Option<NativeFn> {
+    let (module, member) = name.split_once(':')?;
+    match module {
+        "io" => io::resolve(member),
+        "log" => log::resolve(member),
+        "time" => time::resolve(member),
+        "math" => math::resolve(member),
+        "test" => test::resolve(member),
+        _ => None,
+    }
+}
+
+fn ready(v: VmResult<Value>) -> NativeResult {
+    NativeResult::Ready(v)
+}
+
+fn arg(args: &[Value], i: usize) -> &Value {
+    args.get(i).unwrap_or(&Value::Nil)
+}
+
+fn str_arg(args: &[Value], i: usize) -> VmResult<&str> {
+    match arg(args, i) {
+        Value::Str(s) => Ok(s),
+        Value::Undefined | Value::Nil => Ok(""),
+        other => Err(Panic::msg(format!(
+            "internal type error: expected string, found {}",
+            other.kind_name()
+        ))),
+    }
+}
+
+/// Parses a `--log-level` name (debug, info, warn, error).
+pub fn log_level(name: &str) -> Option<u8> {
+    log::level_from_name(name)
+}

@@ -1,0 +1,1046 @@
+//! The interpreter: runs a strand's bytecode until it returns, panics or
+//! must wait.
+//!
+//! Invariant: a Flow call never recurses in Rust. Frames live in the
+//! strand's heap-allocated frame stack and registers in its register file,
+//! so a strand can stop at any suspension point and be resumed later, and
+//! deep recursion ends in a clean Flow panic.
+
+use super::convert;
+use super::equality::deep_equal_typed;
+use super::format::to_display_string;
+use super::machine::{NativeFuture, NativeResult, Vm};
+use super::methods::{call_method, sort_by_keys};
+use super::value::{Closure, ErrorObj, MapObj, Panic, TraceFrame, Value, VmResult};
+use crate::check::tir::Capture;
+use crate::check::types::{ErrorId, RecordId, TyId};
+use crate::compile::op::{Cmp, Op};
+use crate::compile::METHODS;
+use std::cell::RefCell;
+use std::rc::Rc;
+
+/// One activation record.
+#[derive(Debug, Clone)]
+struct Frame {
+    func: u32,
+    /// Next instruction to run (for callers: the return address).
+    pc: usize,
+    base: usize,
+    /// Absolute register receiving the result in the caller.
+    ret: usize,
+    closure: Option<Rc<Closure>>,
+}
+
+/// An active `trap`.
+#[derive(Debug, Clone)]
+struct TrapRec {
+    /// Number of frames when the trap was pushed.
+    depth: usize,
+    /// Absolute register receiving the error.
+    dst: usize,
+    /// Where to continue (in the trapping frame).
+    target: usize,
+}
+
+/// Why `run` stopped.
+pub enum Exit {
+    /// The strand's function returned.
+    Return(Value),
+    /// An unhandled panic (an error value with its trace).
+    Panic(Value),
+    /// Waiting for a native operation; resume with its result.
+    Suspend(NativeFuture),
+}
+
+/// A lightweight thread of Flow code.
+pub struct Strand {
+    vm: Rc<Vm>,
+    regs: Vec<Value>,
+    frames: Vec<Frame>,
+    traps: Vec<TrapRec>,
+    /// Absolute register waiting for a suspended native's result.
+    pending: Option<usize>,
+    /// Calls and backward jumps left before the operation limit panics.
+    fuel: u64,
+}
+
+impl Strand {
+    /// A strand that will call `func` (a function value or function id) with `args`.
+    pub fn new(vm: Rc<Vm>, func: u32, args: Vec<Value>) -> Strand {
+        let nregs = vm
+            .program
+            .functions
+            .get(func as usize)
+            .map_or(1, |p| p.nregs as usize);
+        let mut regs = args;
+        regs.resize(nregs.max(regs.len()) + 1, Value::Nil);
+        Strand {
+            regs,
+            frames: vec![Frame {
+                func,
+                pc: 0,
+                base: 0,
+                ret: 0,
+                closure: None,
+            }],
+            traps: Vec::new(),
+            pending: None,
+            fuel: vm.limits.max_operations.unwrap_or(u64::MAX),
+            vm,
+        }
+    }
+
+    /// The VM this strand runs on.
+    pub fn vm(&self) -> &Rc<Vm> {
+        &self.vm
+    }
+
+    /// Delivers the result of the native operation the strand waited for.
+    pub fn resume_with(&mut self, result: VmResult<Value>) -> Option<Exit> {
+        let dst = self.pending.take()?;
+        match result {
+            Ok(v) => {
+                if let Some(r) = self.regs.get_mut(dst) {
+                    *r = v;
+                }
+                None
+            }
+            Err(p) => self.raise(p),
+        }
+    }
+
+    /// Runs until the strand returns, panics or suspends.
+    pub fn run(&mut self) -> Exit {
+        loop {
+            match self.run_inner() {
+                Ok(exit) => return exit,
+                Err(p) => {
+                    if let Some(exit) = self.raise(p) {
+                        return exit;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Turns a panic into an error value with a trace and unwinds to the
+    /// innermost `trap`; returns `Some` when nothing traps it.
+    fn raise(&mut self, p: Panic) -> Option<Exit> {
+        let err = self.panic_value(p);
+        match self.traps.pop() {
+            Some(t) => {
+                self.frames.truncate(t.depth);
+                if let Some(f) = self.frames.last_mut() {
+                    f.pc = t.target;
+                }
+                if let Some(r) = self.regs.get_mut(t.dst) {
+                    *r = err;
+                }
+                None
+            }
+            None => {
+                self.frames.clear();
+                Some(Exit::Panic(err))
+            }
+        }
+    }
+
+    fn panic_value(&self, p: Panic) -> Value {
+        let trace = self.trace();
+        match p {
+            Panic::Message(m) => Value::Error(Rc::new(ErrorObj {
+                ty: ErrorId(0),
+                message: m.into(),
+                detail: MapObj::default(),
+                cause: None,
+                trace,
+            })),
+            Panic::Error(Value::Error(e)) => Value::Error(Rc::new(ErrorObj {
+                ty: e.ty,
+                message: e.message.clone(),
+                detail: e.detail.clone(),
+                cause: e.cause.clone(),
+                trace,
+            })),
+            Panic::Error(other) => other,
+        }
+    }
+
+    /// The Flow stack trace, innermost frame first (long traces elided).
+    fn trace(&self) -> Vec<TraceFrame> {
+        let prog = &self.vm.program;
+        let frame_at = |f: &Frame| {
+            let proto = &prog.functions[f.func as usize];
+            let span = proto
+                .spans
+                .get(f.pc.saturating_sub(1))
+                .copied()
+                .unwrap_or(proto.span);
+            TraceFrame {
+                function: Rc::from(&*proto.name),
+                location: prog.sources.location(span),
+            }
+        };
+        let n = self.frames.len();
+        let mut out = Vec::new();
+        for (i, f) in self.frames.iter().rev().enumerate() {
+            if n > 30 && (20..n - 5).contains(&i) {
+                if i == 20 {
+                    out.push(TraceFrame {
+                        function: Rc::from("..."),
+                        location: format!("{} more frames", n - 25),
+                    });
+                }
+                continue;
+            }
+            out.push(frame_at(f));
+        }
+        out
+    }
+
+    fn run_inner(&mut self) -> VmResult<Exit> {
+        let vm = self.vm.clone();
+        let program = vm.program.clone();
+        let types = &program.types;
+        let Some(frame) = self.frames.last() else {
+            return Ok(Exit::Return(Value::Nil));
+        };
+        let mut func = frame.func;
+        let mut code: &[Op] = &program.functions[func as usize].code;
+        let mut pc = frame.pc;
+        let mut base = frame.base;
+
+        macro_rules! reg {
+            ($r:expr) => {
+                self.regs[base + $r as usize]
+            };
+        }
+        macro_rules! save_pc {
+            () => {
+                if let Some(f) = self.frames.last_mut() {
+                    f.pc = pc;
+                }
+            };
+        }
+        macro_rules! fail {
+            ($e:expr) => {{
+                save_pc!();
+                return Err($e);
+            }};
+        }
+        macro_rules! int_op {
+            ($dst:expr, $a:expr, $b:expr, $f:expr) => {{
+                match (&reg!($a), &reg!($b)) {
+                    (Value::Int(x), Value::Int(y)) => match $f(*x, *y) {
+                        Some(v) => reg!($dst) = Value::Int(v),
+                        None => {
+                            let msg = if *y == 0 {
+                                "division by zero"
+                            } else {
+                                "integer overflow"
+                            };
+                            fail!(Panic::msg(msg))
+                        }
+                    },
+                    (a, b) => fail!(type_panic("int", a, b)),
+                }
+            }};
+        }
+        macro_rules! float_op {
+            ($dst:expr, $a:expr, $b:expr, $f:expr) => {{
+                match (&reg!($a), &reg!($b)) {
+                    (Value::Float(x), Value::Float(y)) => reg!($dst) = Value::Float($f(*x, *y)),
+                    (a, b) => fail!(type_panic("float", a, b)),
+                }
+            }};
+        }
+
+        loop {
+            let Some(&op) = code.get(pc) else {
+                // Falling off the end returns ().
+                match self.do_return(Value::Nil) {
+                    Some(v) => return Ok(Exit::Return(v)),
+                    None => {
+                        let f = self.current();
+                        func = f.0;
+                        code = &program.functions[func as usize].code;
+                        pc = f.1;
+                        base = f.2;
+                        continue;
+                    }
+                }
+            };
+            pc += 1;
+            match op {
+                Op::Move { dst, src } => {
+                    let v = reg!(src).clone();
+                    reg!(dst) = v;
+                }
+                Op::LoadConst { dst, k } => {
+                    reg!(dst) = vm.consts.get(k as usize).cloned().unwrap_or_default();
+                }
+                Op::LoadNil { dst } => reg!(dst) = Value::Nil,
+                Op::LoadBool { dst, v } => reg!(dst) = Value::Bool(v),
+                Op::LoadInt { dst, v } => reg!(dst) = Value::Int(v as i64),
+                Op::LoadUndefined { dst } => reg!(dst) = Value::Undefined,
+                Op::LoadGlobal { dst, g } => {
+                    let v = vm
+                        .globals
+                        .borrow()
+                        .get(g as usize)
+                        .cloned()
+                        .unwrap_or_default();
+                    reg!(dst) = v;
+                }
+                Op::StoreGlobal { g, src } => {
+                    let v = reg!(src).clone();
+                    if let Some(slot) = vm.globals.borrow_mut().get_mut(g as usize) {
+                        *slot = v;
+                    }
+                }
+                Op::NewCell { dst, src } => {
+                    let v = std::mem::take(&mut reg!(src));
+                    reg!(dst) = Value::Cell(Rc::new(RefCell::new(v)));
+                }
+                Op::GetCell { dst, cell } => {
+                    let v = match &reg!(cell) {
+                        Value::Cell(c) => c.borrow().clone(),
+                        other => other.clone(),
+                    };
+                    reg!(dst) = v;
+                }
+                Op::SetCell { cell, src } => {
+                    let v = reg!(src).clone();
+                    match &reg!(cell) {
+                        Value::Cell(c) => *c.borrow_mut() = v,
+                        _ => reg!(cell) = v,
+                    }
+                }
+                Op::GetUpval { dst, idx } => {
+                    let v = self
+                        .frames
+                        .last()
+                        .and_then(|f| f.closure.as_ref())
+                        .and_then(|c| c.upvalues.get(idx as usize))
+                        .map(|c| c.borrow().clone())
+                        .unwrap_or_default();
+                    reg!(dst) = v;
+                }
+                Op::SetUpval { idx, src } => {
+                    let v = reg!(src).clone();
+                    if let Some(c) = self
+                        .frames
+                        .last()
+                        .and_then(|f| f.closure.as_ref())
+                        .and_then(|c| c.upvalues.get(idx as usize))
+                    {
+                        *c.borrow_mut() = v;
+                    }
+                }
+                Op::Closure { dst, func: f } => {
+                    let proto = &program.functions[f as usize];
+                    let mut ups = Vec::with_capacity(proto.captures.len());
+                    for cap in &proto.captures {
+                        match cap {
+                            Capture::Local(l) => match &reg!(l.0) {
+                                Value::Cell(c) => ups.push(c.clone()),
+                                other => ups.push(Rc::new(RefCell::new(other.clone()))),
+                            },
+                            Capture::Upvalue(i) => {
+                                let c = self
+                                    .frames
+                                    .last()
+                                    .and_then(|fr| fr.closure.as_ref())
+                                    .and_then(|c| c.upvalues.get(*i as usize))
+                                    .cloned()
+                                    .unwrap_or_else(|| Rc::new(RefCell::new(Value::Nil)));
+                                ups.push(c);
+                            }
+                        }
+                    }
+                    reg!(dst) = Value::Func(Rc::new(Closure {
+                        func: f.into(),
+                        upvalues: ups.into_boxed_slice(),
+                    }));
+                }
+                Op::AddInt { dst, a, b } => int_op!(dst, a, b, i64::checked_add),
+                Op::SubInt { dst, a, b } => int_op!(dst, a, b, i64::checked_sub),
+                Op::MulInt { dst, a, b } => int_op!(dst, a, b, i64::checked_mul),
+                Op::DivInt { dst, a, b } => int_op!(dst, a, b, i64::checked_div),
+                Op::RemInt { dst, a, b } => int_op!(dst, a, b, i64::checked_rem),
+                Op::AddIntImm { dst, a, v } => match &reg!(a) {
+                    Value::Int(x) => match x.checked_add(v as i64) {
+                        Some(r) => reg!(dst) = Value::Int(r),
+                        None => fail!(Panic::msg("integer overflow")),
+                    },
+                    other => fail!(type_panic("int", other, other)),
+                },
+                Op::AddFloat { dst, a, b } => float_op!(dst, a, b, |x: f64, y: f64| x + y),
+                Op::SubFloat { dst, a, b } => float_op!(dst, a, b, |x: f64, y: f64| x - y),
+                Op::MulFloat { dst, a, b } => float_op!(dst, a, b, |x: f64, y: f64| x * y),
+                Op::DivFloat { dst, a, b } => float_op!(dst, a, b, |x: f64, y: f64| x / y),
+                Op::RemFloat { dst, a, b } => float_op!(dst, a, b, |x: f64, y: f64| x % y),
+                Op::Concat { dst, a, b } => {
+                    let v = match (&reg!(a), &reg!(b)) {
+                        (Value::Str(x), Value::Str(y)) => {
+                            let mut s = String::with_capacity(x.len() + y.len());
+                            s.push_str(x);
+                            s.push_str(y);
+                            Value::Str(s.into())
+                        }
+                        (x, y) => fail!(type_panic("string", x, y)),
+                    };
+                    reg!(dst) = v;
+                }
+                Op::ConcatArray { dst, a, b } => {
+                    let v = match (&reg!(a), &reg!(b)) {
+                        (Value::Array(x), Value::Array(y)) => {
+                            let mut out = x.borrow().clone();
+                            out.extend(y.borrow().iter().cloned());
+                            Value::array(out)
+                        }
+                        (x, y) => fail!(type_panic("array", x, y)),
+                    };
+                    reg!(dst) = v;
+                }
+                Op::AddDuration { dst, a, b } => match (&reg!(a), &reg!(b)) {
+                    (Value::Duration(x), Value::Duration(y)) => match x.checked_add(*y) {
+                        Some(v) => reg!(dst) = Value::Duration(v),
+                        None => fail!(Panic::msg("duration overflow")),
+                    },
+                    (x, y) => fail!(type_panic("duration", x, y)),
+                },
+                Op::MulDurationInt { dst, a, b } => match (&reg!(a), &reg!(b)) {
+                    (Value::Duration(x), Value::Int(y)) => match x.checked_mul(*y) {
+                        Some(v) if v >= 0 => reg!(dst) = Value::Duration(v),
+                        Some(_) => fail!(Panic::msg("negative duration")),
+                        None => fail!(Panic::msg("duration overflow")),
+                    },
+                    (x, y) => fail!(type_panic("duration", x, y)),
+                },
+                Op::MulDurationFloat { dst, a, b } => match (&reg!(a), &reg!(b)) {
+                    (Value::Duration(x), Value::Float(y)) => {
+                        let v = (*x as f64 * y).round();
+                        if v.is_nan() || v >= i64::MAX as f64 {
+                            fail!(Panic::msg("duration overflow"))
+                        } else if v < 0.0 {
+                            fail!(Panic::msg("negative duration"))
+                        }
+                        reg!(dst) = Value::Duration(v as i64);
+                    }
+                    (x, y) => fail!(type_panic("duration", x, y)),
+                },
+                Op::DivDurationInt { dst, a, b } => match (&reg!(a), &reg!(b)) {
+                    (Value::Duration(x), Value::Int(y)) => match x.checked_div(*y) {
+                        Some(v) if v >= 0 => reg!(dst) = Value::Duration(v),
+                        Some(_) => fail!(Panic::msg("negative duration")),
+                        None => fail!(Panic::msg("division by zero")),
+                    },
+                    (x, y) => fail!(type_panic("duration", x, y)),
+                },
+                Op::NegInt { dst, a } => match &reg!(a) {
+                    Value::Int(x) => match x.checked_neg() {
+                        Some(v) => reg!(dst) = Value::Int(v),
+                        None => fail!(Panic::msg("integer overflow")),
+                    },
+                    other => fail!(type_panic("int", other, other)),
+                },
+                Op::NegFloat { dst, a } => match &reg!(a) {
+                    Value::Float(x) => reg!(dst) = Value::Float(-x),
+                    other => fail!(type_panic("float", other, other)),
+                },
+                Op::Not { dst, a } => match &reg!(a) {
+                    Value::Bool(x) => reg!(dst) = Value::Bool(!x),
+                    other => fail!(type_panic("boolean", other, other)),
+                },
+                Op::Eq { dst, a, b } => {
+                    let v = deep_equal_typed(&reg!(a), &reg!(b), types);
+                    reg!(dst) = Value::Bool(v);
+                }
+                Op::Ne { dst, a, b } => {
+                    let v = !deep_equal_typed(&reg!(a), &reg!(b), types);
+                    reg!(dst) = Value::Bool(v);
+                }
+                Op::Compare { dst, a, b, cmp } => {
+                    let v = match compare(&reg!(a), &reg!(b), cmp) {
+                        Some(v) => v,
+                        None => fail!(type_panic("comparable", &reg!(a), &reg!(b))),
+                    };
+                    reg!(dst) = Value::Bool(v);
+                }
+                Op::JumpIfNotCmpInt { a, b, cmp, off } => {
+                    let holds = match (&reg!(a), &reg!(b)) {
+                        (Value::Int(x), Value::Int(y)) => cmp.ints(*x, *y),
+                        (x, y) => match compare(x, y, cmp) {
+                            Some(v) => v,
+                            None => fail!(type_panic("int", x, y)),
+                        },
+                    };
+                    if !holds {
+                        pc = jump(pc, off);
+                    }
+                }
+                Op::Jump { off } => {
+                    if off < 0 {
+                        if self.fuel == 0 {
+                            fail!(self.out_of_fuel())
+                        }
+                        self.fuel -= 1;
+                    }
+                    pc = jump(pc, off)
+                }
+                Op::JumpIfFalse { r, off } => {
+                    if matches!(reg!(r), Value::Bool(false)) {
+                        pc = jump(pc, off);
+                    }
+                }
+                Op::JumpIfTrue { r, off } => {
+                    if matches!(reg!(r), Value::Bool(true)) {
+                        pc = jump(pc, off);
+                    }
+                }
+                Op::JumpIfNil { r, off } => {
+                    if matches!(reg!(r), Value::Nil) {
+                        pc = jump(pc, off);
+                    }
+                }
+                Op::JumpIfNotError { r, off } => {
+                    if !matches!(reg!(r), Value::Error(_)) {
+                        pc = jump(pc, off);
+                    }
+                }
+                Op::JumpIfDefined { r, off } => {
+                    if !matches!(reg!(r), Value::Undefined) {
+                        pc = jump(pc, off);
+                    }
+                }
+                Op::CallFunc {
+                    dst,
+                    func: f,
+                    args,
+                    argc: _,
+                } => {
+                    save_pc!();
+                    self.push_frame(f, base + args as usize, base + dst as usize, None)?;
+                    func = f;
+                    code = &program.functions[func as usize].code;
+                    pc = 0;
+                    base += args as usize;
+                }
+                Op::CallNative {
+                    dst,
+                    native,
+                    args,
+                    argc,
+                } => {
+                    let start = base + args as usize;
+                    let Some(nf) = vm.natives.get(native as usize) else {
+                        fail!(Panic::msg("internal: unbound native function"))
+                    };
+                    save_pc!();
+                    match nf(&vm, &self.regs[start..start + argc as usize]) {
+                        NativeResult::Ready(Ok(v)) => reg!(dst) = v,
+                        NativeResult::Ready(Err(p)) => return Err(p),
+                        NativeResult::Suspend(fut) => {
+                            self.pending = Some(base + dst as usize);
+                            return Ok(Exit::Suspend(fut));
+                        }
+                    }
+                }
+                Op::CallValue {
+                    dst,
+                    callee,
+                    args,
+                    argc,
+                } => {
+                    let closure = match &reg!(callee) {
+                        Value::Func(c) => c.clone(),
+                        other => fail!(Panic::msg(format!(
+                            "cannot call a value of kind {}",
+                            other.kind_name()
+                        ))),
+                    };
+                    let f = closure.func.0;
+                    let proto = &program.functions[f as usize];
+                    save_pc!();
+                    if let Some(native) = proto.native {
+                        let start = base + args as usize;
+                        let Some(nf) = vm.natives.get(native as usize) else {
+                            fail!(Panic::msg("internal: unbound native function"))
+                        };
+                        match nf(&vm, &self.regs[start..start + argc as usize]) {
+                            NativeResult::Ready(Ok(v)) => reg!(dst) = v,
+                            NativeResult::Ready(Err(p)) => return Err(p),
+                            NativeResult::Suspend(fut) => {
+                                self.pending = Some(base + dst as usize);
+                                return Ok(Exit::Suspend(fut));
+                            }
+                        }
+                    } else {
+                        self.push_frame(
+                            f,
+                            base + args as usize,
+                            base + dst as usize,
+                            Some(closure),
+                        )?;
+                        func = f;
+                        code = &program.functions[func as usize].code;
+                        pc = 0;
+                        base += args as usize;
+                    }
+                }
+                Op::Method {
+                    dst,
+                    method,
+                    args,
+                    argc,
+                } => {
+                    let m = METHODS.get(method as usize).copied();
+                    let start = base + args as usize;
+                    let v = match m {
+                        Some(m) => call_method(m, &self.regs[start..start + argc as usize], types),
+                        None => Err(Panic::msg("internal: unknown method")),
+                    };
+                    match v {
+                        Ok(v) => reg!(dst) = v,
+                        Err(p) => fail!(p),
+                    }
+                }
+                Op::Return { src } => {
+                    let v = std::mem::take(&mut reg!(src));
+                    match self.do_return(v) {
+                        Some(v) => return Ok(Exit::Return(v)),
+                        None => {
+                            let f = self.current();
+                            func = f.0;
+                            code = &program.functions[func as usize].code;
+                            pc = f.1;
+                            base = f.2;
+                        }
+                    }
+                }
+                Op::ReturnNil => match self.do_return(Value::Nil) {
+                    Some(v) => return Ok(Exit::Return(v)),
+                    None => {
+                        let f = self.current();
+                        func = f.0;
+                        code = &program.functions[func as usize].code;
+                        pc = f.1;
+                        base = f.2;
+                    }
+                },
+                Op::Panic { r } => {
+                    let v = reg!(r).clone();
+                    fail!(Panic::Error(v))
+                }
+                Op::PushTrap { dst, off } => {
+                    self.traps.push(TrapRec {
+                        depth: self.frames.len(),
+                        dst: base + dst as usize,
+                        target: jump(pc, off),
+                    });
+                }
+                Op::PopTrap => {
+                    self.traps.pop();
+                }
+                Op::NewArray { dst, args, n } => {
+                    let start = base + args as usize;
+                    let items = self.regs[start..start + n as usize].to_vec();
+                    reg!(dst) = Value::array(items);
+                }
+                Op::NewMap { dst, keys, args, n } => {
+                    let start = base + args as usize;
+                    let ks = vm.keys(keys);
+                    let mut m = MapObj::with_capacity_and_hasher(n as usize, Default::default());
+                    for (i, k) in ks.iter().enumerate().take(n as usize) {
+                        m.insert(Rc::from(&**k), self.regs[start + i].clone());
+                    }
+                    reg!(dst) = Value::map(m);
+                }
+                Op::NewRecord { dst, rec, args, n } => {
+                    let start = base + args as usize;
+                    let fields = self.regs[start..start + n as usize].to_vec();
+                    reg!(dst) = Value::record(RecordId(rec), fields);
+                }
+                Op::NewError {
+                    dst,
+                    error,
+                    keys,
+                    args,
+                    n,
+                } => {
+                    let start = base + args as usize;
+                    let message = match &self.regs[start] {
+                        Value::Str(s) => s.clone(),
+                        other => Rc::from(to_display_string(other, types)),
+                    };
+                    let cause = match &self.regs[start + 1] {
+                        Value::Nil => None,
+                        v => Some(v.clone()),
+                    };
+                    let mut detail = MapObj::default();
+                    for (i, k) in vm.keys(keys).iter().enumerate().take(n as usize) {
+                        detail.insert(Rc::from(&**k), self.regs[start + 2 + i].clone());
+                    }
+                    reg!(dst) = Value::Error(Rc::new(ErrorObj {
+                        ty: ErrorId(error),
+                        message,
+                        detail,
+                        cause,
+                        trace: Vec::new(),
+                    }));
+                }
+                Op::ArrayGet { dst, arr, idx } => {
+                    let v = match (&reg!(arr), &reg!(idx)) {
+                        (Value::Array(a), Value::Int(i)) => {
+                            let a = a.borrow();
+                            match usize::try_from(*i).ok().and_then(|i| a.get(i)) {
+                                Some(v) => v.clone(),
+                                None => fail!(index_panic(*i, a.len())),
+                            }
+                        }
+                        (a, i) => fail!(type_panic("array", a, i)),
+                    };
+                    reg!(dst) = v;
+                }
+                Op::ArraySet { arr, idx, src } => {
+                    let v = reg!(src).clone();
+                    match (&reg!(arr), &reg!(idx)) {
+                        (Value::Array(a), Value::Int(i)) => {
+                            let mut a = a.borrow_mut();
+                            let len = a.len();
+                            match usize::try_from(*i).ok().and_then(|i| a.get_mut(i)) {
+                                Some(slot) => *slot = v,
+                                None => fail!(index_panic(*i, len)),
+                            }
+                        }
+                        (a, i) => fail!(type_panic("array", a, i)),
+                    }
+                }
+                Op::ArrayPush { arr, src } => {
+                    let v = reg!(src).clone();
+                    match &reg!(arr) {
+                        Value::Array(a) => a.borrow_mut().push(v),
+                        other => fail!(type_panic("array", other, other)),
+                    }
+                }
+                Op::MapGet { dst, map, key } => {
+                    let v = match (&reg!(map), &reg!(key)) {
+                        (Value::Map(m), Value::Str(k)) => {
+                            m.borrow().get(&**k).cloned().unwrap_or_default()
+                        }
+                        (Value::Nil, _) => Value::Nil,
+                        (m, k) => fail!(type_panic("map", m, k)),
+                    };
+                    reg!(dst) = v;
+                }
+                Op::MapSet { map, key, src } => {
+                    let v = reg!(src).clone();
+                    match (&reg!(map), &reg!(key)) {
+                        (Value::Map(m), Value::Str(k)) => {
+                            m.borrow_mut().insert(k.clone(), v);
+                        }
+                        (m, k) => fail!(type_panic("map", m, k)),
+                    }
+                }
+                Op::JsonGet { dst, obj, key } => {
+                    let v = json_get(&reg!(obj), &reg!(key), &program.types);
+                    reg!(dst) = v;
+                }
+                Op::FieldGet {
+                    dst,
+                    obj,
+                    rec,
+                    idx,
+                    name,
+                } => {
+                    let v = match &reg!(obj) {
+                        Value::Record(r) if r.rec.0 == rec => r
+                            .fields
+                            .borrow()
+                            .get(idx as usize)
+                            .cloned()
+                            .unwrap_or_default(),
+                        other => {
+                            let key = vm.consts.get(name as usize).cloned().unwrap_or_default();
+                            json_get(other, &key, &program.types)
+                        }
+                    };
+                    reg!(dst) = v;
+                }
+                Op::FieldSet {
+                    obj,
+                    rec,
+                    idx,
+                    name,
+                    src,
+                } => {
+                    let v = reg!(src).clone();
+                    match &reg!(obj) {
+                        Value::Record(r) => {
+                            let i = if r.rec.0 == rec {
+                                Some(idx as usize)
+                            } else {
+                                let key = vm.consts.get(name as usize).cloned().unwrap_or_default();
+                                match key {
+                                    Value::Str(k) => program.types.record(r.rec).field_index(&k),
+                                    _ => None,
+                                }
+                            };
+                            match i.and_then(|i| r.fields.borrow_mut().get_mut(i).map(|s| *s = v)) {
+                                Some(()) => {}
+                                None => fail!(Panic::msg("internal: record has no such field")),
+                            }
+                        }
+                        Value::Map(m) => {
+                            if let Some(Value::Str(k)) = vm.consts.get(name as usize) {
+                                m.borrow_mut().insert(k.clone(), v);
+                            }
+                        }
+                        other => fail!(type_panic("record", other, other)),
+                    }
+                }
+                Op::Is { dst, src, ty } => {
+                    let v = convert::value_is(&reg!(src), TyId(ty), types);
+                    reg!(dst) = Value::Bool(v);
+                }
+                Op::Downcast { dst, src, ty } => {
+                    let ok = convert::value_is(&reg!(src), TyId(ty), types);
+                    if !ok {
+                        let found = reg!(src).kind_name();
+                        fail!(Panic::msg(format!(
+                            "bad cast: expected {}, found {}",
+                            types.display(TyId(ty)),
+                            found
+                        )))
+                    }
+                    let v = reg!(src).clone();
+                    reg!(dst) = v;
+                }
+                Op::IntToFloat { dst, src } => match &reg!(src) {
+                    Value::Int(i) => reg!(dst) = Value::Float(*i as f64),
+                    other => fail!(type_panic("int", other, other)),
+                },
+                Op::FloatToInt { dst, src } => match &reg!(src) {
+                    Value::Float(f) => match float_to_int(*f) {
+                        Ok(i) => reg!(dst) = Value::Int(i),
+                        Err(p) => fail!(p),
+                    },
+                    other => fail!(type_panic("float", other, other)),
+                },
+                Op::Template { dst, args, n } => {
+                    let start = base + args as usize;
+                    let mut s = String::new();
+                    for v in &self.regs[start..start + n as usize] {
+                        match v {
+                            Value::Str(x) => s.push_str(x),
+                            other => s.push_str(&to_display_string(other, types)),
+                        }
+                    }
+                    reg!(dst) = Value::Str(s.into());
+                }
+                Op::Range {
+                    dst,
+                    lo,
+                    hi,
+                    inclusive,
+                } => {
+                    let v = match (&reg!(lo), &reg!(hi)) {
+                        (Value::Int(a), Value::Int(b)) => {
+                            let end = if inclusive { b.saturating_add(1) } else { *b };
+                            let len = end.saturating_sub(*a).max(0);
+                            if len > 100_000_000 {
+                                fail!(Panic::msg("range too large to build an array"))
+                            }
+                            Value::array((*a..end).map(Value::Int).collect())
+                        }
+                        (a, b) => fail!(type_panic("int", a, b)),
+                    };
+                    reg!(dst) = v;
+                }
+                Op::IterNext {
+                    dst,
+                    coll,
+                    idx,
+                    off,
+                } => {
+                    let i = match reg!(idx) {
+                        Value::Int(i) => i as usize,
+                        _ => 0,
+                    };
+                    let next = match &reg!(coll) {
+                        Value::Array(a) => a.borrow().get(i).cloned().map(|v| (v, i + 1)),
+                        Value::Map(m) => m.borrow().get_index(i).map(|(_, v)| (v.clone(), i + 1)),
+                        Value::Str(s) => s.get(i..).and_then(|rest| rest.chars().next()).map(|c| {
+                            let mut b = [0u8; 4];
+                            (
+                                Value::Str(Rc::from(&*c.encode_utf8(&mut b))),
+                                i + c.len_utf8(),
+                            )
+                        }),
+                        _ => None,
+                    };
+                    match next {
+                        Some((v, ni)) => {
+                            reg!(dst) = v;
+                            reg!(idx) = Value::Int(ni as i64);
+                        }
+                        None => pc = jump(pc, off),
+                    }
+                }
+                Op::TypeDesc { dst, ty } => reg!(dst) = Value::Typedesc(TyId(ty)),
+                Op::CloneWithType { dst, src, ty } => {
+                    let v =
+                        match convert::clone_with_type(&reg!(src), TyId(ty), types, &|_, _| None) {
+                            Ok(v) => v,
+                            Err(msg) => Value::error(ErrorId(0), msg),
+                        };
+                    reg!(dst) = v;
+                }
+                Op::SortByKeys { dst, items, keys } => {
+                    let v = match (&reg!(items), &reg!(keys)) {
+                        (Value::Array(a), Value::Array(k)) => {
+                            sort_by_keys(&a.borrow(), &k.borrow())
+                        }
+                        (a, k) => Err(type_panic("array", a, k)),
+                    };
+                    match v {
+                        Ok(v) => reg!(dst) = v,
+                        Err(p) => fail!(p),
+                    }
+                }
+            }
+        }
+    }
+
+    fn out_of_fuel(&self) -> Panic {
+        Panic::msg(format!(
+            "operation limit exceeded: more than {} calls and loop iterations",
+            self.vm.limits.max_operations.unwrap_or(u64::MAX)
+        ))
+    }
+
+    /// (func, pc, base) of the current frame.
+    fn current(&self) -> (u32, usize, usize) {
+        self.frames
+            .last()
+            .map_or((0, 0, 0), |f| (f.func, f.pc, f.base))
+    }
+
+    fn push_frame(
+        &mut self,
+        func: u32,
+        base: usize,
+        ret: usize,
+        closure: Option<Rc<Closure>>,
+    ) -> VmResult<()> {
+        if self.fuel == 0 {
+            return Err(self.out_of_fuel());
+        }
+        self.fuel -= 1;
+        if self.frames.len() >= self.vm.limits.max_depth {
+            return Err(Panic::msg(format!(
+                "stack overflow: more than {} nested calls",
+                self.vm.limits.max_depth
+            )));
+        }
+        let nregs = self.vm.program.functions[func as usize].nregs as usize;
+        if self.regs.len() < base + nregs + 1 {
+            let want = (base + nregs + 1).max(self.regs.len() * 2);
+            self.regs.resize(want, Value::Nil);
+        }
+        self.frames.push(Frame {
+            func,
+            pc: 0,
+            base,
+            ret,
+            closure,
+        });
+        Ok(())
+    }
+
+    /// Pops the current frame; returns the value when the strand is done.
+    fn do_return(&mut self, v: Value) -> Option<Value> {
+        let frame = self.frames.pop()?;
+        let depth = self.frames.len();
+        while self.traps.last().is_some_and(|t| t.depth > depth) {
+            self.traps.pop();
+        }
+        if self.frames.is_empty() {
+            return Some(v);
+        }
+        if let Some(r) = self.regs.get_mut(frame.ret) {
+            *r = v;
+        }
+        None
+    }
+}
+
+impl From<u32> for crate::check::tir::FuncId {
+    fn from(v: u32) -> Self {
+        crate::check::tir::FuncId(v)
+    }
+}
+
+#[inline]
+fn jump(pc: usize, off: i32) -> usize {
+    (pc as i64 + off as i64) as usize
+}
+
+fn compare(a: &Value, b: &Value, cmp: Cmp) -> Option<bool> {
+    Some(match (a, b) {
+        (Value::Int(x), Value::Int(y)) => cmp.ints(*x, *y),
+        (Value::Float(x), Value::Float(y)) => match x.partial_cmp(y) {
+            Some(o) => cmp.holds(o),
+            None => false,
+        },
+        (Value::Str(x), Value::Str(y)) => cmp.holds(x.cmp(y)),
+        (Value::Duration(x), Value::Duration(y)) => cmp.ints(*x, *y),
+        _ => return None,
+    })
+}
+
+/// `obj[key]` for json-like access: maps and records by name, else `()`.
+fn json_get(obj: &Value, key: &Value, types: &crate::check::types::Types) -> Value {
+    let Value::Str(k) = key else {
+        return Value::Nil;
+    };
+    match obj {
+        Value::Map(m) => m.borrow().get(&**k).cloned().unwrap_or_default(),
+        Value::Record(r) => match types.record(r.rec).field_index(k) {
+            Some(i) => r.fields.borrow().get(i).cloned().unwrap_or_default(),
+            None => Value::Nil,
+        },
+        _ => Value::Nil,
+    }
+}
+
+fn float_to_int(f: f64) -> VmResult<i64> {
+    if f.is_nan() {
+        return Err(Panic::msg("cannot convert NaN to int"));
+    }
+    if f.is_infinite() {
+        let s = if f > 0.0 { "Infinity" } else { "-Infinity" };
+        return Err(Panic::msg(format!("cannot convert {s} to int")));
+    }
+    let r = f.round_ties_even();
+    if r < -9.223_372_036_854_775_808e18 || r >= 9.223_372_036_854_775_808e18 {
+        return Err(Panic::msg(format!(
+            "cannot convert {} to int",
+            super::format::format_float(f)
+        )));
+    }
+    Ok(r as i64)
+}
+
+fn index_panic(i: i64, len: usize) -> Panic {
+    Panic::msg(format!("index out of range: index {i}, length {len}"))
+}
+
+fn type_panic(want: &str, a: &Value, b: &Value) -> Panic {
+    Panic::msg(format!(
+        "internal type error: expected {want}, found {} and {}",
+        a.kind_name(),
+        b.kind_name()
+    ))
+}

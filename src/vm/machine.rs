@@ -1,0 +1,158 @@
+//! A VM instance: one loaded program on one thread, with its globals,
+//! materialised constants, bound natives and host I/O.
+
+use super::value::{Panic, Value, VmResult};
+use crate::compile::program::{CompiledProgram, Const};
+use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::io::Write;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// A suspended native operation (a sleep, later a remote call).
+pub type NativeFuture = Pin<Box<dyn Future<Output = VmResult<Value>>>>;
+
+/// What a native function returns.
+pub enum NativeResult {
+    /// Finished with a value or a panic.
+    Ready(VmResult<Value>),
+    /// Must wait: the strand suspends until the future completes.
+    Suspend(NativeFuture),
+}
+
+/// A native function: receives the VM and its arguments.
+pub type NativeFn = fn(&Rc<Vm>, &[Value]) -> NativeResult;
+
+/// Resolves a native's qualified name (`io:println`) to its implementation.
+pub type NativeResolver = dyn Fn(&str) -> Option<NativeFn>;
+
+/// Limits applied to every strand of the instance.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Maximum number of nested Flow calls.
+    pub max_depth: usize,
+    /// Maximum number of calls and loop iterations per strand (`None`: no limit).
+    pub max_operations: Option<u64>,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_depth: 200_000,
+            max_operations: None,
+        }
+    }
+}
+
+/// Where `io` writes.
+pub struct HostIo {
+    /// Standard output (buffered).
+    pub stdout: Box<dyn Write>,
+    /// Standard error.
+    pub stderr: Box<dyn Write>,
+}
+
+impl HostIo {
+    /// The process's stdout (buffered) and stderr.
+    pub fn process() -> HostIo {
+        HostIo {
+            stdout: Box::new(std::io::BufWriter::with_capacity(
+                1 << 16,
+                std::io::stdout(),
+            )),
+            stderr: Box::new(std::io::stderr()),
+        }
+    }
+}
+
+/// A loaded program instance.
+pub struct Vm {
+    /// The compiled program.
+    pub program: Arc<CompiledProgram>,
+    /// Constants as values.
+    pub consts: Vec<Value>,
+    /// Module-level variables.
+    pub globals: RefCell<Vec<Value>>,
+    /// Bound natives, by the program's native index.
+    pub natives: Vec<NativeFn>,
+    /// Host I/O.
+    pub io: RefCell<HostIo>,
+    /// Limits.
+    pub limits: Limits,
+    /// When the instance started (for `time:monotonic`).
+    pub started: Instant,
+    /// Log level threshold (0 debug, 1 info, 2 warn, 3 error).
+    pub log_level: Cell<u8>,
+}
+
+impl Vm {
+    /// Loads a program, binding its natives; fails naming an unknown native.
+    pub fn new(
+        program: Arc<CompiledProgram>,
+        resolve: &NativeResolver,
+        io: HostIo,
+        limits: Limits,
+    ) -> Result<Rc<Vm>, String> {
+        let consts = program
+            .consts
+            .iter()
+            .map(|c| match c {
+                Const::Int(v) => Value::Int(*v),
+                Const::Float(v) => Value::Float(*v),
+                Const::Duration(v) => Value::Duration(*v),
+                Const::Str(s) => Value::Str(Rc::from(&**s)),
+                Const::Keys(_) => Value::Nil,
+            })
+            .collect();
+        let mut natives = Vec::with_capacity(program.natives.len());
+        for n in &program.natives {
+            match resolve(&n.name) {
+                Some(f) => natives.push(f),
+                None => return Err(format!("no implementation for native function {}", n.name)),
+            }
+        }
+        let globals = RefCell::new(vec![Value::Nil; program.globals.len()]);
+        Ok(Rc::new(Vm {
+            program,
+            consts,
+            globals,
+            natives,
+            io: RefCell::new(io),
+            limits,
+            started: Instant::now(),
+            log_level: Cell::new(1),
+        }))
+    }
+
+    /// The keys of a key-list constant.
+    pub fn keys(&self, k: u32) -> &[Arc<str>] {
+        match self.program.consts.get(k as usize) {
+            Some(Const::Keys(keys)) => keys,
+            _ => &[],
+        }
+    }
+
+    /// Writes text to stdout.
+    pub fn write_stdout(&self, s: &str) -> VmResult<()> {
+        let mut io = self.io.borrow_mut();
+        io.stdout
+            .write_all(s.as_bytes())
+            .map_err(|e| Panic::msg(format!("cannot write to standard output: {e}")))
+    }
+
+    /// Writes text to stderr (flushing stdout first to keep the order).
+    pub fn write_stderr(&self, s: &str) {
+        let mut io = self.io.borrow_mut();
+        let _ = io.stdout.flush();
+        let _ = io.stderr.write_all(s.as_bytes());
+    }
+
+    /// Flushes buffered output.
+    pub fn flush(&self) {
+        let mut io = self.io.borrow_mut();
+        let _ = io.stdout.flush();
+        let _ = io.stderr.flush();
+    }
+}
