@@ -18,6 +18,13 @@ impl Checker {
         let errs = self.types.only_errors(x.ty);
         let e = self.show(errs);
         match &x.kind {
+            ExprKind::Call(tir::Callee::Func(f), _) => {
+                let name = self.sigs[f.0 as usize]
+                    .as_ref()
+                    .map(|s| s.name.clone())
+                    .unwrap_or_else(|| "this function".into());
+                Some((x.span, format!("this call of `{name}` can fail with `{e}`")))
+            }
             ExprKind::Call(..) | ExprKind::Method(..) => {
                 Some((x.span, format!("this call can fail with `{e}`")))
             }
@@ -182,6 +189,7 @@ impl Checker {
                     span,
                     format!("`{keyword}` can fail here, but {what} cannot return an error and there is no `on fail` handler"),
                 )
+                .with_primary(format!("this can fail with `{}`", self.show(err)))
                 .with_help(
                     "add an error type to the return type (`returns T|error`, or `returns error?` when it returns nothing), or wrap the code in `do { ... } on fail var e { ... }`",
                 ),

@@ -55,7 +55,11 @@ impl Checker {
             }
             "toJsonString" => {
                 self.method_arity(name, args, 0, 0);
-                let recv = self.no_error(recv, "a method receiver");
+                let recv = if matches!(self.recv_family(recv.ty), Recv::Error) {
+                    recv
+                } else {
+                    self.no_error(recv, "a method receiver")
+                };
                 if !self.is_poison(recv.ty) && !self.types.is_json_compatible(recv.ty) {
                     self.report(
                         Diagnostic::new(
@@ -70,7 +74,11 @@ impl Checker {
             }
             "clone" => {
                 self.method_arity(name, args, 0, 0);
-                let recv = self.no_error(recv, "a method receiver");
+                let recv = if matches!(self.recv_family(recv.ty), Recv::Error) {
+                    recv
+                } else {
+                    self.no_error(recv, "a method receiver")
+                };
                 let ty = recv.ty;
                 return self.mk_method(Method::Clone, vec![recv], ty, span);
             }

@@ -145,11 +145,6 @@ fn hello_world_lowers_to_a_native_call() {
     );
 }
 
-#[test]
-fn _unused_helper() {
-    let _ = diags;
-}
-
 /// Debug aid: `FLOW_CHECK_FILE=x.flow cargo test --lib check::tests::dump -- --nocapture`.
 #[test]
 fn dump() {
@@ -187,5 +182,226 @@ fn render() {
     let r = check_program(Path::new(&path), &mut sm);
     for d in &r.diagnostics {
         println!("{}", d.render(&sm, false));
+    }
+}
+
+/// Debug aid: times checking `FLOW_CHECK_TIME=x.flow`.
+#[test]
+fn time_check() {
+    let Ok(path) = std::env::var("FLOW_CHECK_TIME") else {
+        return;
+    };
+    let text = std::fs::read_to_string(&path).unwrap_or_default();
+    let t = std::time::Instant::now();
+    let _ = crate::syntax::parse_module(&text, crate::syntax::FileId(0));
+    println!("parse only: {:?}", t.elapsed());
+    let t = std::time::Instant::now();
+    let mut sm = SourceMap::new();
+    let r = check_program(Path::new(&path), &mut sm);
+    println!(
+        "{} diagnostics, program: {}, {:?}",
+        r.diagnostics.len(),
+        r.program.is_some(),
+        t.elapsed()
+    );
+}
+
+// ---------------------------------------------------------------- helpers
+
+/// A compact text form of TIR for shape assertions.
+fn ex(e: &tir::Expr) -> String {
+    use tir::Literal as L;
+    let list = |xs: &[tir::Expr]| xs.iter().map(ex).collect::<Vec<_>>().join(" ");
+    match &e.kind {
+        ExprKind::Lit(l) => match l {
+            L::Nil => "()".into(),
+            L::Bool(b) => b.to_string(),
+            L::Int(i) => i.to_string(),
+            L::Float(f) => format!("{f:?}"),
+            L::Str(s) => format!("{s:?}"),
+            L::Duration(d) => format!("{d}ns"),
+        },
+        ExprKind::Local(l) => format!("l{}", l.0),
+        ExprKind::Upvalue(u) => format!("up{u}"),
+        ExprKind::Global(g) => format!("g{}", g.0),
+        ExprKind::FuncRef(f) => format!("fn{}", f.0),
+        ExprKind::Template(xs) => format!("(tpl {})", list(xs)),
+        ExprKind::Array(xs) => format!("[{}]", list(xs)),
+        ExprKind::Map(kv) => format!(
+            "{{{}}}",
+            kv.iter()
+                .map(|(k, v)| format!("{k}: {}", ex(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        ExprKind::Record(r, xs) => format!("(rec{} {})", r.0, list(xs)),
+        ExprKind::ErrorNew {
+            error,
+            message,
+            cause,
+            detail,
+        } => format!(
+            "(error{} {}{}{})",
+            error.0,
+            ex(message),
+            cause
+                .as_ref()
+                .map(|c| format!(" cause={}", ex(c)))
+                .unwrap_or_default(),
+            detail
+                .iter()
+                .map(|(k, v)| format!(" {k}={}", ex(v)))
+                .collect::<String>()
+        ),
+        ExprKind::Unary(op, x) => format!("({op:?} {})", ex(x)),
+        ExprKind::Binary(op, a, b) => format!("({op:?} {} {})", ex(a), ex(b)),
+        ExprKind::And(a, b) => format!("(&& {} {})", ex(a), ex(b)),
+        ExprKind::Or(a, b) => format!("(|| {} {})", ex(a), ex(b)),
+        ExprKind::Cond(c, a, b) => format!("(? {} {} {})", ex(c), ex(a), ex(b)),
+        ExprKind::Elvis(a, b) => format!("(?: {} {})", ex(a), ex(b)),
+        ExprKind::Is(x, t) => format!("(is {} t{})", ex(x), t.0),
+        ExprKind::Cast(k, x) => format!("(cast {k:?} {})", ex(x)),
+        ExprKind::Check(x) => format!("(check {})", ex(x)),
+        ExprKind::CheckPanic(x) => format!("(checkpanic {})", ex(x)),
+        ExprKind::Trap(x) => format!("(trap {})", ex(x)),
+        ExprKind::Call(c, args) => {
+            let callee = match c {
+                tir::Callee::Func(f) => format!("fn{}", f.0),
+                tir::Callee::Value(v) => ex(v),
+            };
+            let a: Vec<String> = args
+                .iter()
+                .map(|a| a.as_ref().map(ex).unwrap_or_else(|| "_".into()))
+                .collect();
+            format!("(call {callee} {})", a.join(" "))
+        }
+        ExprKind::Method(m, xs) => format!("({m:?} {})", list(xs)),
+        ExprKind::Field(x, f) => format!("(. {} {})", ex(x), f.name),
+        ExprKind::MapGet(m, k) => format!("(mapget {} {})", ex(m), ex(k)),
+        ExprKind::JsonGet(m, k) => format!("(jsonget {} {})", ex(m), ex(k)),
+        ExprKind::ArrayIndex(a, i) => format!("(idx {} {})", ex(a), ex(i)),
+        ExprKind::OptionalChain {
+            target,
+            local,
+            access,
+        } => {
+            format!("(?. {} l{} {})", ex(target), local.0, ex(access))
+        }
+        ExprKind::Range(a, b, inc) => format!("(range {} {} {inc})", ex(a), ex(b)),
+        ExprKind::Lambda(f) => format!("(lambda fn{})", f.0),
+        ExprKind::TypeDesc(t) => format!("(type t{})", t.0),
+    }
+}
+
+fn place(p: &tir::Place) -> String {
+    match p {
+        tir::Place::Local(l) => format!("l{}", l.0),
+        tir::Place::Global(g) => format!("g{}", g.0),
+        tir::Place::Upvalue(u) => format!("up{u}"),
+        tir::Place::ArrayIndex(a, i) => format!("(idx {} {})", ex(a), ex(i)),
+        tir::Place::MapKey(m, k) => format!("(key {} {})", ex(m), ex(k)),
+        tir::Place::Field(r, f) => format!("(. {} {})", ex(r), f.name),
+    }
+}
+
+fn blk(b: &tir::Block) -> String {
+    b.stmts.iter().map(st).collect::<Vec<_>>().join(" ")
+}
+
+fn st(s: &tir::Stmt) -> String {
+    match &s.kind {
+        StmtKind::Let { local, init } => format!("(let l{} {})", local.0, ex(init)),
+        StmtKind::Assign { place: p, value } => format!("(set {} {})", place(p), ex(value)),
+        StmtKind::Expr(e) => ex(e),
+        StmtKind::If {
+            cond,
+            then,
+            otherwise,
+        } => {
+            format!("(if {} {{{}}} {{{}}})", ex(cond), blk(then), blk(otherwise))
+        }
+        StmtKind::While { cond, body } => format!("(while {} {{{}}})", ex(cond), blk(body)),
+        StmtKind::ForRange {
+            local,
+            lo,
+            hi,
+            inclusive,
+            body,
+        } => {
+            format!(
+                "(for l{} {} {} {inclusive} {{{}}})",
+                local.0,
+                ex(lo),
+                ex(hi),
+                blk(body)
+            )
+        }
+        StmtKind::ForEach {
+            local,
+            iter,
+            kind,
+            body,
+        } => {
+            format!(
+                "(foreach l{} {kind:?} {} {{{}}})",
+                local.0,
+                ex(iter),
+                blk(body)
+            )
+        }
+        StmtKind::Break => "break".into(),
+        StmtKind::Continue => "continue".into(),
+        StmtKind::Return(e) => format!("(return {})", ex(e)),
+        StmtKind::Fail(e) => format!("(fail {})", ex(e)),
+        StmtKind::Panic(e) => format!("(panic {})", ex(e)),
+        StmtKind::Do { body, handler } => match handler {
+            Some((l, h)) => format!("(do {{{}}} l{} {{{}}})", blk(body), l.0, blk(h)),
+            None => format!("(do {{{}}})", blk(body)),
+        },
+        StmtKind::Block(b) => format!("{{{}}}", blk(b)),
+    }
+}
+
+/// Checks a program that must have no diagnostics and returns it.
+fn program(text: &str) -> tir::Program {
+    let (r, sm) = check(text);
+    let msgs: Vec<String> = r
+        .diagnostics
+        .iter()
+        .map(|d| format!("{} {}", sm.location(d.span), d))
+        .collect();
+    assert!(
+        msgs.is_empty(),
+        "unexpected diagnostics:\n{}",
+        msgs.join("\n")
+    );
+    r.program.expect("a program")
+}
+
+/// The body of the function named `name`, in compact form.
+fn body_of(p: &tir::Program, name: &str) -> String {
+    let f = p
+        .functions
+        .iter()
+        .find(|f| &*f.name == name)
+        .unwrap_or_else(|| panic!("no function {name}"));
+    blk(&f.body)
+}
+
+/// Asserts the exact set of `LINE:COL CODE` diagnostics.
+#[track_caller]
+fn expect(text: &str, want: &[&str]) {
+    let mut got = diags(text);
+    let mut want: Vec<String> = want.iter().map(|s| s.to_string()).collect();
+    got.sort();
+    want.sort();
+    if got != want {
+        let (r, sm) = check(text);
+        let msgs: Vec<String> = r
+            .diagnostics
+            .iter()
+            .map(|d| format!("{} {}", sm.location(d.span), d))
+            .collect();
+        panic!("want {want:?}\ngot  {got:?}\n{}", msgs.join("\n"));
     }
 }

@@ -2,6 +2,7 @@
 
 use super::{arg, ready};
 use crate::vm::machine::{NativeFn, NativeResult, Vm};
+use crate::vm::methods::float_to_int as to_int;
 use crate::vm::value::{Panic, Value, VmResult};
 use rand::RngExt;
 use std::rc::Rc;
@@ -61,20 +62,6 @@ fn min(_vm: &Rc<Vm>, args: &[Value]) -> NativeResult {
 
 fn max(_vm: &Rc<Vm>, args: &[Value]) -> NativeResult {
     ready(pick(args, true))
-}
-
-/// Converts a rounded float to an int, panicking on NaN, infinities and overflow.
-fn to_int(f: f64) -> VmResult<Value> {
-    if f.is_nan() {
-        return Err(Panic::msg("cannot convert NaN to int"));
-    }
-    if f.is_infinite() || f >= 9.223_372_036_854_775_808e18 || f < -9.223_372_036_854_775_808e18 {
-        return Err(Panic::msg(format!(
-            "cannot convert {} to int",
-            crate::vm::format::format_float(f)
-        )));
-    }
-    Ok(Value::Int(f as i64))
 }
 
 fn floor(_vm: &Rc<Vm>, args: &[Value]) -> NativeResult {

@@ -10,7 +10,7 @@ use super::convert;
 use super::equality::deep_equal_typed;
 use super::format::to_display_string;
 use super::machine::{NativeFuture, NativeResult, Vm};
-use super::methods::{call_method, sort_by_keys};
+use super::methods::{call_method, float_to_int, sort_by_keys};
 use super::value::{Closure, ErrorObj, MapObj, Panic, TraceFrame, Value, VmResult};
 use crate::check::tir::Capture;
 use crate::check::types::{ErrorId, RecordId, TyId};
@@ -454,11 +454,17 @@ impl Strand {
                     other => fail!(type_panic("boolean", other, other)),
                 },
                 Op::Eq { dst, a, b } => {
-                    let v = deep_equal_typed(&reg!(a), &reg!(b), types);
+                    let v = match (&reg!(a), &reg!(b)) {
+                        (Value::Int(x), Value::Int(y)) => x == y,
+                        (x, y) => deep_equal_typed(x, y, types),
+                    };
                     reg!(dst) = Value::Bool(v);
                 }
                 Op::Ne { dst, a, b } => {
-                    let v = !deep_equal_typed(&reg!(a), &reg!(b), types);
+                    let v = match (&reg!(a), &reg!(b)) {
+                        (Value::Int(x), Value::Int(y)) => x != y,
+                        (x, y) => !deep_equal_typed(x, y, types),
+                    };
                     reg!(dst) = Value::Bool(v);
                 }
                 Op::Compare { dst, a, b, cmp } => {
@@ -822,8 +828,8 @@ impl Strand {
                     other => fail!(type_panic("int", other, other)),
                 },
                 Op::FloatToInt { dst, src } => match &reg!(src) {
-                    Value::Float(f) => match float_to_int(*f) {
-                        Ok(i) => reg!(dst) = Value::Int(i),
+                    Value::Float(f) => match float_to_int(f.round_ties_even()) {
+                        Ok(i) => reg!(dst) = i,
                         Err(p) => fail!(p),
                     },
                     other => fail!(type_panic("float", other, other)),
@@ -1013,24 +1019,6 @@ fn json_get(obj: &Value, key: &Value, types: &crate::check::types::Types) -> Val
         },
         _ => Value::Nil,
     }
-}
-
-fn float_to_int(f: f64) -> VmResult<i64> {
-    if f.is_nan() {
-        return Err(Panic::msg("cannot convert NaN to int"));
-    }
-    if f.is_infinite() {
-        let s = if f > 0.0 { "Infinity" } else { "-Infinity" };
-        return Err(Panic::msg(format!("cannot convert {s} to int")));
-    }
-    let r = f.round_ties_even();
-    if r < -9.223_372_036_854_775_808e18 || r >= 9.223_372_036_854_775_808e18 {
-        return Err(Panic::msg(format!(
-            "cannot convert {} to int",
-            super::format::format_float(f)
-        )));
-    }
-    Ok(r as i64)
 }
 
 fn index_panic(i: i64, len: usize) -> Panic {

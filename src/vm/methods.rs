@@ -354,8 +354,9 @@ fn substring(s: &str, args: &[Value]) -> VmResult<Value> {
     Ok(Value::str(text))
 }
 
-/// `float` → `int` for `round`/`floor`/`ceil` (the float is already integral).
-fn float_to_int(f: f64) -> VmResult<Value> {
+/// `float` → `int` for `round`/`floor`/`ceil` and `<int>` (the float is
+/// already integral): panics on NaN, infinities and out-of-range values.
+pub fn float_to_int(f: f64) -> VmResult<Value> {
     // -2^63 is exact; 2^63 is the first float above i64::MAX.
     if f.is_finite() && (-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&f) {
         Ok(Value::Int(f as i64))
