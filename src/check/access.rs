@@ -2,7 +2,7 @@
 //! `?.` — and assignment to places, including compound assignment lowered
 //! to plain assignment with hidden locals.
 
-use super::checker::{Checker, ItemRef};
+use super::checker::{suggest, Checker, ItemRef};
 use super::expr::LocalRef;
 use super::tir::{self, ExprKind, FieldRef, Literal, Place, StmtKind};
 use super::types::{TyId, TyKind};
@@ -106,6 +106,18 @@ impl Checker {
     fn unknown_field(&mut self, r: super::types::RecordId, name: &Ident) {
         let def = self.types.record(r);
         let rname = def.name.clone().unwrap_or_else(|| "record".into());
+        if let Some(s) = suggest(&name.name, def.fields.iter().map(|f| &*f.name)) {
+            let s = s.to_string();
+            self.report(
+                Diagnostic::new(
+                    Code::UnknownField,
+                    name.span,
+                    format!("record `{rname}` has no field `{}`", name.name),
+                )
+                .with_help(format!("did you mean `{s}`?")),
+            );
+            return;
+        }
         let names: Vec<String> = def.fields.iter().map(|f| format!("`{}`", f.name)).collect();
         self.report(
             Diagnostic::new(
@@ -505,14 +517,16 @@ impl Checker {
         match self.modules[m].items.get(&id.name).map(|e| e.item) {
             Some(item) => self.item_place(item, &id.name, span),
             None => {
-                self.report(
-                    Diagnostic::new(
-                        Code::UnknownName,
-                        span,
-                        format!("unknown name `{}`", id.name),
-                    )
-                    .with_primary("not declared in this scope"),
-                );
+                let mut d = Diagnostic::new(
+                    Code::UnknownName,
+                    span,
+                    format!("unknown name `{}`", id.name),
+                )
+                .with_primary("not declared in this scope");
+                if let Some(h) = self.unknown_name_help(&id.name) {
+                    d = d.with_help(h);
+                }
+                self.report(d);
                 None
             }
         }

@@ -18,7 +18,7 @@ impl Checker {
         callee: &ast::Expr,
         args: &[ast::Arg],
         span: Span,
-        _expected: Option<TyId>,
+        expected: Option<TyId>,
     ) -> tir::Expr {
         match &callee.kind {
             ast::ExprKind::Name(id) => {
@@ -38,14 +38,16 @@ impl Checker {
                 match self.modules[m].items.get(&id.name).map(|e| e.item) {
                     Some(item) => self.item_call(item, id, callee.span, args, span),
                     None => {
-                        self.report(
-                            Diagnostic::new(
-                                Code::UnknownName,
-                                id.span,
-                                format!("unknown function `{}`", id.name),
-                            )
-                            .with_primary("not declared in this scope"),
-                        );
+                        let mut d = Diagnostic::new(
+                            Code::UnknownName,
+                            id.span,
+                            format!("unknown function `{}`", id.name),
+                        )
+                        .with_primary("not declared in this scope");
+                        if let Some(h) = self.unknown_name_help(&id.name) {
+                            d = d.with_help(h);
+                        }
+                        self.report(d);
                         self.skip_args(args);
                         Checker::poison(span)
                     }
@@ -63,6 +65,11 @@ impl Checker {
                     }
                 }
             }
+            ast::ExprKind::Field {
+                target,
+                name,
+                optional: true,
+            } => self.optional_method_call(target, name, args, span, expected),
             _ => {
                 let f = self.expr(callee, None);
                 self.value_call(f, "this expression", args, span)

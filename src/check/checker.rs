@@ -281,3 +281,82 @@ impl Default for Checker {
         Checker::new()
     }
 }
+
+impl Checker {
+    /// A `help:` for an unknown name: a module used without `:`, or a
+    /// similarly spelled name in scope.
+    pub fn unknown_name_help(&self, name: &str) -> Option<String> {
+        let m = self.module();
+        if self
+            .modules
+            .get(m)
+            .is_some_and(|mi| mi.imports.contains_key(name))
+        {
+            return Some(format!(
+                "`{name}` is a module: use its members as `{name}:member`"
+            ));
+        }
+        let mut candidates: Vec<&str> = Vec::new();
+        for f in self.fns.iter().rev() {
+            candidates.extend(f.visible_names().map(|n| &**n));
+            if f.is_root {
+                break;
+            }
+        }
+        if let Some(mi) = self.modules.get(m) {
+            candidates.extend(mi.items.keys().map(|n| &**n));
+        }
+        suggest(name, candidates).map(|s| format!("did you mean `{s}`?"))
+    }
+}
+
+/// The candidate closest to `name` by edit distance, if it is close enough.
+pub(crate) fn suggest<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    let len = name.chars().count();
+    if len < 3 {
+        return None;
+    }
+    let limit = (len / 3).max(1);
+    let mut best: Option<(usize, &str)> = None;
+    for c in candidates {
+        if c == name || c.starts_with('$') {
+            continue;
+        }
+        let d = edit_distance(name, c);
+        if d <= limit && best.is_none_or(|(bd, _)| d < bd) {
+            best = Some((d, c));
+        }
+    }
+    best.map(|(_, c)| c)
+}
+
+/// Edit distance (by characters) counting an adjacent transposition as
+/// one edit (optimal string alignment).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let w = b.len() + 1;
+    let mut d = vec![0usize; (a.len() + 1) * w];
+    for (i, row) in d.chunks_mut(w).enumerate() {
+        row[0] = i;
+    }
+    for (j, x) in d.iter_mut().take(w).enumerate() {
+        *x = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut v = (d[(i - 1) * w + j] + 1)
+                .min(d[i * w + j - 1] + 1)
+                .min(d[(i - 1) * w + j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                v = v.min(d[(i - 2) * w + j - 2] + 1);
+            }
+            d[i * w + j] = v;
+        }
+    }
+    d[a.len() * w + b.len()]
+}

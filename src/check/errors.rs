@@ -94,6 +94,27 @@ impl Checker {
                 return x;
             }
         }
+        if self.types.has_error(x.ty) && self.types.has_error(target) {
+            let stripped = self.types.without_errors(x.ty);
+            let errs = self.types.only_errors(x.ty);
+            let target_errs = self.types.only_errors(target);
+            if self.assignable(stripped, target) && !self.types.assignable(errs, target_errs) {
+                let msg = format!(
+                    "this value can be an error of type `{}`, but only `{}` is allowed here",
+                    self.show(errs),
+                    self.show(target_errs)
+                );
+                self.report(
+                    Diagnostic::new(Code::ErrorTypeMismatch, x.span, msg)
+                        .with_primary(format!("this is `{}`", self.show(x.ty)))
+                        .with_help(format!(
+                            "widen the declared type to include `{}`, or handle the error first",
+                            self.show(errs)
+                        )),
+                );
+                return x;
+            }
+        }
         self.mismatch(x.span, x.ty, target);
         x
     }

@@ -4,7 +4,7 @@
 //! methods and function literals live in their own modules.
 
 use super::checker::{Checker, ItemRef, RecordDefaults};
-use super::scope::FnCtx;
+use super::scope::{FnCtx, NKey};
 use super::tir::{self, Capture, ExprKind, Literal, LocalId};
 use super::types::{RecordId, TyId, TyKind};
 use crate::diagnostics::{Code, Diagnostic};
@@ -241,12 +241,20 @@ impl Checker {
         let owner = &mut self.fns[level];
         owner.meta_mut(id).read = true;
         owner.locals[id.0 as usize].captured = true;
-        let ty = if owner.is_stable(id) && !owner.meta(id).no_narrow {
+        let stable = owner.is_stable(id) && !owner.meta(id).no_narrow;
+        let ty = if stable {
             owner.current_ty(id)
         } else {
             owner.declared_ty(id)
         };
         let idx = self.capture_chain(level, id);
+        let top_ctx = &mut self.fns[top];
+        let ty = if stable {
+            top_ctx.stable_ups.insert(idx);
+            top_ctx.narrow.get(&NKey::Up(idx)).copied().unwrap_or(ty)
+        } else {
+            ty
+        };
         Some((LocalRef::Upvalue(idx, level, id), ty))
     }
 
@@ -289,14 +297,16 @@ impl Checker {
         match entry {
             Some(item) => self.item_value(item, &id.name, span, m),
             None => {
-                self.report(
-                    Diagnostic::new(
-                        Code::UnknownName,
-                        span,
-                        format!("unknown name `{}`", id.name),
-                    )
-                    .with_primary("not declared in this scope"),
-                );
+                let mut d = Diagnostic::new(
+                    Code::UnknownName,
+                    span,
+                    format!("unknown name `{}`", id.name),
+                )
+                .with_primary("not declared in this scope");
+                if let Some(h) = self.unknown_name_help(&id.name) {
+                    d = d.with_help(h);
+                }
+                self.report(d);
                 Checker::poison(span)
             }
         }
@@ -695,6 +705,62 @@ impl Checker {
         for r in pending {
             self.ensure_record_defaults(r);
         }
+    }
+
+    /// One function per record field default (for run-time conversions),
+    /// indexed by record id.
+    pub(crate) fn default_functions(&mut self) -> Vec<Vec<Option<tir::FuncId>>> {
+        let mut recs: Vec<(RecordId, Vec<Option<tir::Expr>>)> = self
+            .record_defaults
+            .iter()
+            .filter_map(|(r, d)| match d {
+                RecordDefaults::Done(v) if v.iter().any(Option::is_some) => Some((*r, v.clone())),
+                _ => None,
+            })
+            .collect();
+        recs.sort_by_key(|(r, _)| r.0);
+        let len = recs.last().map(|(r, _)| r.0 as usize + 1).unwrap_or(0);
+        let mut out: Vec<Vec<Option<tir::FuncId>>> = vec![Vec::new(); len];
+        for (r, defaults) in recs {
+            let def = self.types.record(r).clone();
+            let rname = def.name.clone().unwrap_or_else(|| "record".into());
+            let mut fids = Vec::with_capacity(defaults.len());
+            for (i, d) in defaults.into_iter().enumerate() {
+                let Some(d) = d else {
+                    fids.push(None);
+                    continue;
+                };
+                let fname = def
+                    .fields
+                    .get(i)
+                    .map(|f| f.name.clone())
+                    .unwrap_or_default();
+                let ret = def.fields.get(i).map(|f| f.ty).unwrap_or(TyId::NIL);
+                let fid = self.new_func_slot();
+                let span = d.span;
+                self.funcs[fid.0 as usize] = Some(tir::Function {
+                    name: format!("<default {rname}.{fname}>").into(),
+                    span,
+                    params: Vec::new(),
+                    has_rest: false,
+                    ret,
+                    locals: Vec::new(),
+                    captures: Vec::new(),
+                    body: tir::Block {
+                        stmts: vec![tir::Stmt {
+                            kind: tir::StmtKind::Return(d),
+                            span,
+                        }],
+                    },
+                    native: None,
+                });
+                fids.push(Some(fid));
+            }
+            if let Some(slot) = out.get_mut(r.0 as usize) {
+                *slot = fids;
+            }
+        }
+        out
     }
 
     /// Checks the default values of record `r` if not done yet.

@@ -31,6 +31,55 @@ impl Checker {
         expected: Option<TyId>,
     ) -> tir::Expr {
         let recv = self.expr(target, None);
+        self.method_on(recv, name, args, span, expected)
+    }
+
+    /// `x?.m(args)`: `()` when `x` is `()`, else the method's result.
+    pub(crate) fn optional_method_call(
+        &mut self,
+        target: &ast::Expr,
+        name: &Ident,
+        args: &[ast::Arg],
+        span: Span,
+        expected: Option<TyId>,
+    ) -> tir::Expr {
+        let t = self.expr(target, None);
+        let t = self.no_error(t, "a method receiver");
+        if self.is_poison(t.ty) || !self.types.has_nil(t.ty) {
+            return self.method_on(t, name, args, span, expected);
+        }
+        let inner_ty = self.types.without_nil(t.ty);
+        let local = self.fx().hidden(inner_ty, t.span);
+        let read = tir::Expr {
+            kind: ExprKind::Local(local),
+            ty: inner_ty,
+            span: t.span,
+        };
+        let access = self.method_on(read, name, args, span, expected);
+        if self.is_poison(access.ty) {
+            return Checker::poison(span);
+        }
+        let ty = self.types.optional(access.ty);
+        tir::Expr {
+            kind: ExprKind::OptionalChain {
+                target: Box::new(t),
+                local,
+                access: Box::new(access),
+            },
+            ty,
+            span,
+        }
+    }
+
+    /// A method call on a checked receiver.
+    fn method_on(
+        &mut self,
+        recv: tir::Expr,
+        name: &Ident,
+        args: &[ast::Arg],
+        span: Span,
+        expected: Option<TyId>,
+    ) -> tir::Expr {
         if self.is_poison(recv.ty) {
             self.skip_args(args);
             return Checker::poison(span);

@@ -107,6 +107,7 @@ fn finish(loaded: modules::Loaded) -> CheckResult {
             diagnostics,
         };
     }
+    let record_defaults = c.default_functions();
     let functions = c
         .funcs
         .into_iter()
@@ -124,6 +125,7 @@ fn finish(loaded: modules::Loaded) -> CheckResult {
             .filter(|(_, _, m)| *m == root)
             .map(|(n, f, _)| (n, f))
             .collect(),
+        record_defaults,
     };
     CheckResult {
         program: Some(program),

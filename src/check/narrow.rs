@@ -8,10 +8,11 @@
 //! lambda an outer local keeps its narrowing only if it is never assigned.
 
 use super::checker::Checker;
-use super::tir::{self, BinOp, ExprKind, Literal, LocalId, UnOp};
+use super::scope::NKey;
+use super::tir::{self, BinOp, ExprKind, Literal, UnOp};
 use super::types::TyId;
 use crate::syntax::ast::{self, Name};
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashSet;
 
 /// Which names a declared function assigns (by plain `name = ...`).
 #[derive(Debug, Default)]
@@ -260,9 +261,9 @@ impl AssignWalker<'_> {
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Facts {
     /// Narrowings valid when the condition is true.
-    pub when_true: Vec<(LocalId, TyId)>,
+    pub when_true: Vec<(NKey, TyId)>,
     /// Narrowings valid when the condition is false.
-    pub when_false: Vec<(LocalId, TyId)>,
+    pub when_false: Vec<(NKey, TyId)>,
 }
 
 impl Facts {
@@ -274,33 +275,38 @@ impl Facts {
     }
 }
 
-/// A saved narrowing state.
-#[derive(Debug, Clone)]
+/// A saved narrowing state (positions in the undo trail and the
+/// assignment log).
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct Snapshot {
-    narrow: FxHashMap<LocalId, TyId>,
+    trail_len: usize,
     log_len: usize,
 }
+
+/// The narrowing changes made in a region: each touched variable with its
+/// final narrowed type (`None`: not narrowed).
+pub(crate) type Changes = Vec<(NKey, Option<TyId>)>;
 
 impl Checker {
     /// The facts a (checked) boolean condition establishes.
     pub(crate) fn facts(&mut self, e: &tir::Expr) -> Facts {
         match &e.kind {
-            ExprKind::Is(x, t) => match x.kind {
-                ExprKind::Local(id) => {
+            ExprKind::Is(x, t) => match key_of(x) {
+                Some(k) => {
                     let cur = x.ty;
                     let yes = self.types.intersect(cur, *t);
                     let no = self.types.subtract(cur, *t);
                     Facts {
-                        when_true: vec![(id, yes)],
-                        when_false: vec![(id, no)],
+                        when_true: vec![(k, yes)],
+                        when_false: vec![(k, no)],
                     }
                 }
-                _ => Facts::default(),
+                None => Facts::default(),
             },
             ExprKind::Binary(op @ (BinOp::Eq | BinOp::Ne), a, b) => {
                 let local = match (&a.kind, &b.kind) {
-                    (ExprKind::Local(id), ExprKind::Lit(Literal::Nil)) => Some((*id, a.ty)),
-                    (ExprKind::Lit(Literal::Nil), ExprKind::Local(id)) => Some((*id, b.ty)),
+                    (_, ExprKind::Lit(Literal::Nil)) => key_of(a).map(|k| (k, a.ty)),
+                    (ExprKind::Lit(Literal::Nil), _) => key_of(b).map(|k| (k, b.ty)),
                     _ => None,
                 };
                 let Some((id, cur)) = local else {
@@ -342,13 +348,17 @@ impl Checker {
     }
 
     /// Applies narrowings to the current function's locals.
-    pub(crate) fn apply_facts(&mut self, facts: &[(LocalId, TyId)]) {
+    pub(crate) fn apply_facts(&mut self, facts: &[(NKey, TyId)]) {
         let f = self.fx();
-        for &(id, ty) in facts {
-            if ty == TyId::NEVER || f.meta(id).no_narrow {
+        for &(k, ty) in facts {
+            let allowed = match k {
+                NKey::Local(id) => !f.meta(id).no_narrow,
+                NKey::Up(i) => f.stable_ups.contains(&i),
+            };
+            if ty == TyId::NEVER || !allowed {
                 continue;
             }
-            f.narrow.insert(id, ty);
+            f.set_narrow(k, ty);
         }
     }
 
@@ -356,35 +366,51 @@ impl Checker {
     pub(crate) fn snapshot(&mut self) -> Snapshot {
         let f = self.fx();
         Snapshot {
-            narrow: f.narrow.clone(),
+            trail_len: f.trail.len(),
             log_len: f.assigned_log.len(),
         }
     }
 
     /// Restores a saved state exactly (for the start of another branch).
     pub(crate) fn restore(&mut self, s: &Snapshot) {
-        self.fx().narrow = s.narrow.clone();
+        self.fx().undo_to(s.trail_len);
     }
 
     /// Restores a saved state, forgetting the narrowing of every local
     /// assigned since it was taken.
     pub(crate) fn restore_minus_assigned(&mut self, s: &Snapshot) {
         let f = self.fx();
-        let mut n = s.narrow.clone();
-        for id in &f.assigned_log[s.log_len.min(f.assigned_log.len())..] {
-            n.remove(id);
+        f.undo_to(s.trail_len);
+        let from = s.log_len.min(f.assigned_log.len());
+        let assigned: Vec<tir::LocalId> = f.assigned_log[from..].to_vec();
+        for id in assigned {
+            f.unset_narrow(NKey::Local(id));
         }
-        f.narrow = n;
     }
 
-    /// The current narrowing map (to keep the state at the end of a branch).
-    pub(crate) fn current_narrowing(&mut self) -> FxHashMap<LocalId, TyId> {
-        self.fx().narrow.clone()
+    /// The narrowing changes made since a snapshot (to re-apply them after
+    /// checking another branch).
+    pub(crate) fn changes_since(&mut self, s: &Snapshot) -> Changes {
+        let f = self.fx();
+        let mut seen = FxHashSet::default();
+        let mut out = Vec::new();
+        for (k, _) in &f.trail[s.trail_len.min(f.trail.len())..] {
+            if seen.insert(*k) {
+                out.push((*k, f.narrow.get(k).copied()));
+            }
+        }
+        out
     }
 
-    /// Sets the narrowing map.
-    pub(crate) fn set_narrowing(&mut self, n: FxHashMap<LocalId, TyId>) {
-        self.fx().narrow = n;
+    /// Re-applies changes taken with [`Checker::changes_since`].
+    pub(crate) fn reapply(&mut self, changes: Changes) {
+        let f = self.fx();
+        for (k, v) in changes {
+            match v {
+                Some(t) => f.set_narrow(k, t),
+                None => f.unset_narrow(k),
+            }
+        }
     }
 
     /// Forgets the narrowing of the visible locals with these names (at the
@@ -393,8 +419,17 @@ impl Checker {
         let f = self.fx();
         for n in names {
             if let Some(id) = f.lookup(n) {
-                f.narrow.remove(&id);
+                f.unset_narrow(NKey::Local(id));
             }
         }
+    }
+}
+
+/// The narrowing key of a variable read.
+fn key_of(e: &tir::Expr) -> Option<NKey> {
+    match e.kind {
+        ExprKind::Local(id) => Some(NKey::Local(id)),
+        ExprKind::Upvalue(i) => Some(NKey::Up(i)),
+        _ => None,
     }
 }

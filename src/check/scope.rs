@@ -56,6 +56,16 @@ pub(crate) struct LoopFrame {
     pub has_break: bool,
 }
 
+/// What narrowing applies to: a local of this function, or (inside a
+/// function literal) an upvalue whose variable is never assigned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum NKey {
+    /// A local slot.
+    Local(LocalId),
+    /// An upvalue index.
+    Up(u32),
+}
+
 #[derive(Debug, Clone, Copy)]
 struct Binding {
     depth: u32,
@@ -77,7 +87,13 @@ pub(crate) struct FnCtx {
     bindings: FxHashMap<Name, Vec<Binding>>,
     scopes: Vec<Vec<Name>>,
     /// Current narrowed types of locals (absent: the declared type).
-    pub narrow: FxHashMap<LocalId, TyId>,
+    /// Change it only through [`FnCtx::set_narrow`] / [`FnCtx::unset_narrow`]
+    /// so that [`FnCtx::undo_to`] can restore earlier states.
+    pub narrow: FxHashMap<NKey, TyId>,
+    /// Undo trail of `narrow`: each change with the value it replaced.
+    pub trail: Vec<(NKey, Option<TyId>)>,
+    /// Upvalues whose variable is never assigned (narrowing them is sound).
+    pub stable_ups: rustc_hash::FxHashSet<u32>,
     /// Every assignment to a local, in order (for merging narrowing states).
     pub assigned_log: Vec<LocalId>,
     /// For lambdas: captured variables in upvalue order.
@@ -120,6 +136,8 @@ impl FnCtx {
             bindings: FxHashMap::default(),
             scopes: vec![Vec::new()],
             narrow: FxHashMap::default(),
+            trail: Vec::new(),
+            stable_ups: Default::default(),
             assigned_log: Vec::new(),
             captures: Vec::new(),
             capture_map: FxHashMap::default(),
@@ -229,6 +247,11 @@ impl FnCtx {
         (id, dup)
     }
 
+    /// The names of the locals in scope (for suggestions).
+    pub fn visible_names(&self) -> impl Iterator<Item = &Name> {
+        self.bindings.keys()
+    }
+
     /// The innermost local with this name.
     pub fn lookup(&self, name: &str) -> Option<LocalId> {
         self.bindings
@@ -245,7 +268,7 @@ impl FnCtx {
     /// The current (possibly narrowed) type of a local.
     pub fn current_ty(&self, id: LocalId) -> TyId {
         self.narrow
-            .get(&id)
+            .get(&NKey::Local(id))
             .copied()
             .unwrap_or_else(|| self.declared_ty(id))
     }
@@ -262,8 +285,38 @@ impl FnCtx {
 
     /// Records an assignment: the local's narrowing ends.
     pub fn note_assigned(&mut self, id: LocalId) {
-        self.narrow.remove(&id);
+        self.unset_narrow(NKey::Local(id));
         self.assigned_log.push(id);
+    }
+
+    /// Narrows a variable (recorded on the undo trail).
+    pub fn set_narrow(&mut self, k: NKey, t: TyId) {
+        let old = self.narrow.insert(k, t);
+        self.trail.push((k, old));
+    }
+
+    /// Ends a variable's narrowing (recorded on the undo trail).
+    pub fn unset_narrow(&mut self, k: NKey) {
+        if let Some(old) = self.narrow.remove(&k) {
+            self.trail.push((k, Some(old)));
+        }
+    }
+
+    /// Undoes narrowing changes back to trail length `len`.
+    pub fn undo_to(&mut self, len: usize) {
+        while self.trail.len() > len {
+            let Some((k, old)) = self.trail.pop() else {
+                break;
+            };
+            match old {
+                Some(t) => {
+                    self.narrow.insert(k, t);
+                }
+                None => {
+                    self.narrow.remove(&k);
+                }
+            }
+        }
     }
 
     /// Whether the local's name is never assigned after its declaration in

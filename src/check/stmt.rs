@@ -4,7 +4,7 @@
 
 use super::checker::Checker;
 use super::narrow::assigned_names;
-use super::scope::{Handler, LocalKind, LoopFrame};
+use super::scope::{Handler, LocalKind, LoopFrame, NKey};
 use super::tir::{self, BinOp, ExprKind, IterKind, Literal, StmtKind};
 use super::types::{TyId, TyKind};
 use crate::diagnostics::{Code, Diagnostic};
@@ -69,6 +69,7 @@ impl Checker {
         let mut out = Vec::with_capacity(stmts.len());
         let mut diverged = false;
         let mut warned = false;
+        let mut after_error = false;
         for s in stmts {
             if diverged && !warned && !matches!(s.kind, ast::StmtKind::Error) {
                 self.report(
@@ -80,9 +81,10 @@ impl Checker {
                 );
                 warned = true;
             }
-            if self.stmt(s, &mut out) {
+            if self.stmt(s, &mut out, after_error) {
                 diverged = true;
             }
+            after_error = matches!(s.kind, ast::StmtKind::Error);
         }
         (out, diverged)
     }
@@ -91,8 +93,10 @@ impl Checker {
         out.push(tir::Stmt { kind, span });
     }
 
-    /// One statement; returns whether it always leaves.
-    fn stmt(&mut self, s: &ast::Stmt, out: &mut Vec<tir::Stmt>) -> bool {
+    /// One statement; returns whether it always leaves. `after_error`: the
+    /// previous statement failed to parse (this one may be a remnant of it,
+    /// so a discarded value is not reported).
+    fn stmt(&mut self, s: &ast::Stmt, out: &mut Vec<tir::Stmt>, after_error: bool) -> bool {
         use ast::StmtKind as S;
         let span = s.span;
         match &s.kind {
@@ -125,7 +129,7 @@ impl Checker {
                             self.show(v.ty)
                         );
                         self.report_unhandled(&v, msg);
-                    } else if v.ty != TyId::NIL {
+                    } else if v.ty != TyId::NIL && !after_error {
                         self.report(
                             Diagnostic::new(
                                 Code::TypeMismatch,
@@ -164,6 +168,10 @@ impl Checker {
                 let (b, _) = self.block(body);
                 let frame = self.fx().loops.pop().unwrap_or_default();
                 self.restore_minus_assigned(&snap);
+                if !frame.has_break {
+                    // The loop only ends when its condition is false.
+                    self.apply_facts(&facts.when_false);
+                }
                 let forever = matches!(c.kind, ExprKind::Lit(Literal::Bool(true)));
                 Self::push(out, StmtKind::While { cond: c, body: b }, span);
                 forever && !frame.has_break
@@ -371,7 +379,7 @@ impl Checker {
         let snap = self.snapshot();
         self.apply_facts(&facts.when_true);
         let (tb, tdiv) = self.block(then);
-        let then_state = self.current_narrowing();
+        let then_changes = self.changes_since(&snap);
         self.restore(&snap);
         self.apply_facts(&facts.when_false);
         let (eb, ediv) = match otherwise {
@@ -382,14 +390,15 @@ impl Checker {
             }) => self.block(b),
             Some(s) => {
                 let mut v = Vec::new();
-                let d = self.stmt(s, &mut v);
+                let d = self.stmt(s, &mut v, false);
                 (tir::Block { stmts: v }, d)
             }
         };
         if tdiv && !ediv {
             // Only the else branch reaches the rest: keep its state.
         } else if ediv && !tdiv {
-            self.set_narrowing(then_state);
+            self.restore(&snap);
+            self.reapply(then_changes);
         } else {
             self.restore_minus_assigned(&snap);
         }
@@ -531,7 +540,7 @@ impl Checker {
             return bdiv;
         };
         let h = self.fx().handlers.pop().unwrap_or_default();
-        let body_state = self.current_narrowing();
+        let body_changes = self.changes_since(&snap);
         self.restore_minus_assigned(&snap);
         let reaching: Vec<TyId> = h.errors.iter().map(|(t, _)| *t).collect();
         let var_ty = match &of.ty {
@@ -586,7 +595,8 @@ impl Checker {
         if bdiv && !hdiv {
             // Only the handler reaches the rest: keep its state.
         } else if hdiv && !bdiv {
-            self.set_narrowing(body_state);
+            self.restore(&snap);
+            self.reapply(body_changes);
         } else {
             self.restore_minus_assigned(&snap);
         }
@@ -730,7 +740,7 @@ impl Checker {
                     remaining
                 };
                 if cur != narrowed {
-                    self.apply_facts(&[(id, narrowed)]);
+                    self.apply_facts(&[(NKey::Local(id), narrowed)]);
                 }
             }
             let guard = arm.guard.as_ref().map(|g| self.condition(g));

@@ -49,6 +49,12 @@ pub struct Program {
     pub main: Option<FuncId>,
     /// The root module's `test` blocks, in source order.
     pub tests: Vec<(String, FuncId)>,
+    /// Functions computing record field defaults (for `cloneWithType`),
+    /// indexed by [`RecordId`]: entry `i` of a record's list is a function
+    /// without parameters returning field `i`'s default value (a fresh value
+    /// on each call), `None` when the field has no default. Records past the
+    /// end of the vector have no defaults.
+    pub record_defaults: Vec<Vec<Option<FuncId>>>,
 }
 
 /// A native function's name and signature.

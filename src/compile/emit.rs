@@ -36,6 +36,11 @@ pub fn compile(program: tir::Program, sources: Arc<SourceMap>) -> CompiledProgra
             .iter()
             .map(|(n, f)| (n.clone(), f.0))
             .collect(),
+        record_defaults: program
+            .record_defaults
+            .iter()
+            .map(|fields| fields.iter().map(|f| f.map(|f| f.0)).collect())
+            .collect(),
         types: program.types,
         sources,
     }

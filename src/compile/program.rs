@@ -71,6 +71,8 @@ pub struct CompiledProgram {
     pub main: Option<u32>,
     /// Test blocks: name and function.
     pub tests: Vec<(String, u32)>,
+    /// For each record type, per field: the function computing its default.
+    pub record_defaults: Vec<Vec<Option<u32>>>,
     /// The sources (for stack traces).
     pub sources: Arc<SourceMap>,
 }

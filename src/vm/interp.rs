@@ -896,11 +896,11 @@ impl Strand {
                 }
                 Op::TypeDesc { dst, ty } => reg!(dst) = Value::Typedesc(TyId(ty)),
                 Op::CloneWithType { dst, src, ty } => {
-                    let v =
-                        match convert::clone_with_type(&reg!(src), TyId(ty), types, &|_, _| None) {
-                            Ok(v) => v,
-                            Err(msg) => Value::error(ErrorId(0), msg),
-                        };
+                    let defaults = |r: RecordId, field: usize| self.record_default(r, field);
+                    let v = match convert::clone_with_type(&reg!(src), TyId(ty), types, &defaults) {
+                        Ok(v) => v,
+                        Err(msg) => Value::error(ErrorId(0), msg),
+                    };
                     reg!(dst) = v;
                 }
                 Op::SortByKeys { dst, items, keys } => {
@@ -916,6 +916,21 @@ impl Strand {
                     }
                 }
             }
+        }
+    }
+
+    /// Computes a record field's default value by running its default
+    /// function in a nested strand (defaults never suspend).
+    fn record_default(&self, r: RecordId, field: usize) -> Option<Value> {
+        let func = *self
+            .vm
+            .program
+            .record_defaults
+            .get(r.0 as usize)?
+            .get(field)?;
+        match Strand::new(self.vm.clone(), func?, Vec::new()).run() {
+            Exit::Return(v) => Some(v),
+            _ => None,
         }
     }
 
