@@ -1,5 +1,6 @@
 //! Stage 5: the Rust side of the standard library. Each `@native` function
-//! declared in `stdlib/*.flow` is bound here by its qualified name.
+//! declared in `stdlib/*.flow` (embedded by `check::modules`) is bound here by
+//! its qualified name.
 
 mod io;
 mod log;
@@ -9,15 +10,6 @@ mod time;
 
 use crate::vm::machine::{NativeFn, NativeResult};
 use crate::vm::value::{Panic, Value, VmResult};
-
-/// The Flow source of each standard-library module, built into the binary.
-pub const MODULES: &[(&str, &str)] = &[
-    ("io", include_str!("../../stdlib/io.flow")),
-    ("log", include_str!("../../stdlib/log.flow")),
-    ("time", include_str!("../../stdlib/time.flow")),
-    ("math", include_str!("../../stdlib/math.flow")),
-    ("test", include_str!("../../stdlib/test.flow")),
-];
 
 /// The implementation of a native function, by qualified name.
 pub fn resolve(name: &str) -> Option<NativeFn> {
