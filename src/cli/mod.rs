@@ -126,7 +126,13 @@ fn build(file: &Path) -> Result<CompiledProgram, i32> {
     } = check::check_program(file, &mut sources);
     print_diagnostics(&diagnostics, &sources);
     match program {
-        Some(p) => Ok(compile(p, Arc::new(sources))),
+        Some(p) => {
+            let compiled = compile(p, Arc::new(sources));
+            if std::env::var_os("FLOW_DUMP_BYTECODE").is_some() {
+                eprint!("{}", compiled.disassemble());
+            }
+            Ok(compiled)
+        }
         None => Err(2),
     }
 }

@@ -6,6 +6,7 @@ use crate::check::tir::{
     self, BinOp, Callee, CastKind, Expr, ExprKind, Function, Literal, LocalId, Method, Place,
     StmtKind, UnOp,
 };
+use crate::check::types::TyId;
 use crate::syntax::span::{SourceMap, Span};
 use rustc_hash::FxHashMap;
 use std::sync::Arc;
@@ -191,6 +192,7 @@ impl<'a> FnBuilder<'a> {
             | Op::JumpIfNotError { off: o, .. }
             | Op::JumpIfDefined { off: o, .. }
             | Op::JumpIfNotCmpInt { off: o, .. }
+            | Op::JumpIfNotCmpIntImm { off: o, .. }
             | Op::PushTrap { off: o, .. }
             | Op::IterNext { off: o, .. } => *o = off,
             _ => {}
@@ -529,14 +531,17 @@ impl<'a> FnBuilder<'a> {
     /// Emits a jump taken when `cond` is false (fusing int comparisons).
     fn cond_jump_false(&mut self, cond: &Expr) -> usize {
         if let ExprKind::Binary(op, a, b) = &cond.kind {
-            let cmp = match op {
-                BinOp::LtInt => Some(Cmp::Lt),
-                BinOp::LeInt => Some(Cmp::Le),
-                BinOp::GtInt => Some(Cmp::Gt),
-                BinOp::GeInt => Some(Cmp::Ge),
-                _ => None,
-            };
-            if let Some(cmp) = cmp {
+            if let Some(cmp) = int_cmp(*op, a, b) {
+                if let Some(v) = small_int(b) {
+                    let ra = self.expr_any(a);
+                    self.span = cond.span;
+                    return self.emit_jump(Op::JumpIfNotCmpIntImm {
+                        a: ra,
+                        v,
+                        cmp,
+                        off: 0,
+                    });
+                }
                 let ra = self.expr_any(a);
                 let rb = self.expr_any(b);
                 self.span = cond.span;
@@ -834,14 +839,28 @@ impl<'a> FnBuilder<'a> {
     }
 
     fn binary(&mut self, op: BinOp, a: &Expr, b: &Expr, dst: Reg, span: Span) {
-        if op == BinOp::AddInt {
-            if let ExprKind::Lit(Literal::Int(v)) = b.kind {
-                if let Ok(v) = i32::try_from(v) {
-                    let ra = self.expr_any(a);
-                    self.span = span;
-                    self.emit(Op::AddIntImm { dst, a: ra, v });
-                    return;
+        if let Some(v) = small_int(b) {
+            let imm = match op {
+                BinOp::AddInt => Some(Op::AddIntImm { dst, a: 0, v }),
+                BinOp::SubInt if v != i32::MIN => Some(Op::AddIntImm { dst, a: 0, v: -v }),
+                BinOp::MulInt => Some(Op::MulIntImm { dst, a: 0, v }),
+                BinOp::DivInt if v != 0 => Some(Op::DivIntImm { dst, a: 0, v }),
+                BinOp::RemInt if v != 0 => Some(Op::RemIntImm { dst, a: 0, v }),
+                _ => int_cmp(op, a, b).map(|cmp| Op::CmpIntImm { dst, a: 0, v, cmp }),
+            };
+            if let Some(mut imm) = imm {
+                let ra = self.expr_any(a);
+                match &mut imm {
+                    Op::AddIntImm { a, .. }
+                    | Op::MulIntImm { a, .. }
+                    | Op::DivIntImm { a, .. }
+                    | Op::RemIntImm { a, .. }
+                    | Op::CmpIntImm { a, .. } => *a = ra,
+                    _ => {}
                 }
+                self.span = span;
+                self.emit(imm);
+                return;
             }
         }
         let ra = self.expr_any(a);
@@ -1104,6 +1123,28 @@ impl<'a> FnBuilder<'a> {
         } else {
             self.emit(Op::Move { dst, src: acc });
         }
+    }
+}
+
+/// The relation of an int comparison (`==`/`!=` only when both sides are ints).
+fn int_cmp(op: BinOp, a: &Expr, b: &Expr) -> Option<Cmp> {
+    let ints = a.ty == TyId::INT && b.ty == TyId::INT;
+    match op {
+        BinOp::LtInt => Some(Cmp::Lt),
+        BinOp::LeInt => Some(Cmp::Le),
+        BinOp::GtInt => Some(Cmp::Gt),
+        BinOp::GeInt => Some(Cmp::Ge),
+        BinOp::Eq if ints => Some(Cmp::Eq),
+        BinOp::Ne if ints => Some(Cmp::Ne),
+        _ => None,
+    }
+}
+
+/// An int literal that fits an immediate operand.
+fn small_int(e: &Expr) -> Option<i32> {
+    match e.kind {
+        ExprKind::Lit(Literal::Int(v)) => i32::try_from(v).ok(),
+        _ => None,
     }
 }
 

@@ -50,8 +50,16 @@ pub enum Op {
     DivInt { dst: Reg, a: Reg, b: Reg },
     /// int %
     RemInt { dst: Reg, a: Reg, b: Reg },
-    /// `dst = a + imm` on ints
+    /// `dst = a + imm` on ints (also `a - imm` with a negated immediate)
     AddIntImm { dst: Reg, a: Reg, v: i32 },
+    /// `dst = a * imm` on ints
+    MulIntImm { dst: Reg, a: Reg, v: i32 },
+    /// `dst = a / imm` on ints (imm is never zero)
+    DivIntImm { dst: Reg, a: Reg, v: i32 },
+    /// `dst = a % imm` on ints (imm is never zero)
+    RemIntImm { dst: Reg, a: Reg, v: i32 },
+    /// `dst = a cmp imm` on ints
+    CmpIntImm { dst: Reg, a: Reg, v: i32, cmp: Cmp },
     /// float +
     AddFloat { dst: Reg, a: Reg, b: Reg },
     /// float -
@@ -89,6 +97,8 @@ pub enum Op {
     Compare { dst: Reg, a: Reg, b: Reg, cmp: Cmp },
     /// int comparison fused with a jump: jump if `!(a cmp b)`.
     JumpIfNotCmpInt { a: Reg, b: Reg, cmp: Cmp, off: i32 },
+    /// int comparison with an immediate fused with a jump: jump if `!(a cmp imm)`.
+    JumpIfNotCmpIntImm { a: Reg, v: i32, cmp: Cmp, off: i32 },
 
     /// Unconditional jump.
     Jump { off: i32 },
@@ -230,9 +240,13 @@ pub enum Op {
     SortByKeys { dst: Reg, items: Reg, keys: Reg },
 }
 
-/// An ordering relation.
+/// A comparison relation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Cmp {
+    /// `==`
+    Eq,
+    /// `!=`
+    Ne,
     /// `<`
     Lt,
     /// `<=`
@@ -248,6 +262,8 @@ impl Cmp {
     pub fn holds(self, o: std::cmp::Ordering) -> bool {
         use std::cmp::Ordering::*;
         match self {
+            Cmp::Eq => o == Equal,
+            Cmp::Ne => o != Equal,
             Cmp::Lt => o == Less,
             Cmp::Le => o != Greater,
             Cmp::Gt => o == Greater,
@@ -259,6 +275,8 @@ impl Cmp {
     #[inline]
     pub fn ints(self, a: i64, b: i64) -> bool {
         match self {
+            Cmp::Eq => a == b,
+            Cmp::Ne => a != b,
             Cmp::Lt => a < b,
             Cmp::Le => a <= b,
             Cmp::Gt => a > b,

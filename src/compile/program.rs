@@ -76,3 +76,26 @@ pub struct CompiledProgram {
     /// The sources (for stack traces).
     pub sources: Arc<SourceMap>,
 }
+
+impl CompiledProgram {
+    /// A readable listing of every non-native function's bytecode (for
+    /// debugging the compiler; `FLOW_DUMP_BYTECODE=1 flow run FILE`).
+    pub fn disassemble(&self) -> String {
+        use std::fmt::Write as _;
+        let mut out = String::new();
+        for (i, f) in self.functions.iter().enumerate() {
+            if f.native.is_some() {
+                continue;
+            }
+            let _ = writeln!(
+                out,
+                "fn #{i} {} (params {}, regs {})",
+                f.name, f.nparams, f.nregs
+            );
+            for (pc, op) in f.code.iter().enumerate() {
+                let _ = writeln!(out, "  {pc:4}  {op:?}");
+            }
+        }
+        out
+    }
+}

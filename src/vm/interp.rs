@@ -232,7 +232,7 @@ impl Strand {
             ($dst:expr, $a:expr, $b:expr, $f:expr) => {{
                 match (&reg!($a), &reg!($b)) {
                     (Value::Int(x), Value::Int(y)) => match $f(*x, *y) {
-                        Some(v) => reg!($dst) = Value::Int(v),
+                        Some(v) => set_int(&mut reg!($dst), v),
                         None => {
                             let msg = if *y == 0 {
                                 "division by zero"
@@ -243,6 +243,17 @@ impl Strand {
                         }
                     },
                     (a, b) => fail!(type_panic("int", a, b)),
+                }
+            }};
+        }
+        macro_rules! int_imm {
+            ($dst:expr, $a:expr, $v:expr, $f:expr) => {{
+                match &reg!($a) {
+                    Value::Int(x) => match $f(*x, $v as i64) {
+                        Some(r) => set_int(&mut reg!($dst), r),
+                        None => fail!(Panic::msg("integer overflow")),
+                    },
+                    other => fail!(type_panic("int", other, other)),
                 }
             }};
         }
@@ -281,7 +292,7 @@ impl Strand {
                 }
                 Op::LoadNil { dst } => reg!(dst) = Value::Nil,
                 Op::LoadBool { dst, v } => reg!(dst) = Value::Bool(v),
-                Op::LoadInt { dst, v } => reg!(dst) = Value::Int(v as i64),
+                Op::LoadInt { dst, v } => set_int(&mut reg!(dst), v as i64),
                 Op::LoadUndefined { dst } => reg!(dst) = Value::Undefined,
                 Op::LoadGlobal { dst, g } => {
                     let v = vm
@@ -370,9 +381,27 @@ impl Strand {
                 Op::RemInt { dst, a, b } => int_op!(dst, a, b, i64::checked_rem),
                 Op::AddIntImm { dst, a, v } => match &reg!(a) {
                     Value::Int(x) => match x.checked_add(v as i64) {
-                        Some(r) => reg!(dst) = Value::Int(r),
+                        Some(r) => set_int(&mut reg!(dst), r),
                         None => fail!(Panic::msg("integer overflow")),
                     },
+                    other => fail!(type_panic("int", other, other)),
+                },
+                Op::MulIntImm { dst, a, v } => int_imm!(dst, a, v, i64::checked_mul),
+                Op::DivIntImm { dst, a, v } => int_imm!(dst, a, v, i64::checked_div),
+                Op::RemIntImm { dst, a, v } => int_imm!(dst, a, v, i64::checked_rem),
+                Op::CmpIntImm { dst, a, v, cmp } => match &reg!(a) {
+                    Value::Int(x) => {
+                        let r = cmp.ints(*x, v as i64);
+                        set_bool(&mut reg!(dst), r)
+                    }
+                    other => fail!(type_panic("int", other, other)),
+                },
+                Op::JumpIfNotCmpIntImm { a, v, cmp, off } => match &reg!(a) {
+                    Value::Int(x) => {
+                        if !cmp.ints(*x, v as i64) {
+                            pc = jump(pc, off);
+                        }
+                    }
                     other => fail!(type_panic("int", other, other)),
                 },
                 Op::AddFloat { dst, a, b } => float_op!(dst, a, b, |x: f64, y: f64| x + y),
@@ -458,14 +487,14 @@ impl Strand {
                         (Value::Int(x), Value::Int(y)) => x == y,
                         (x, y) => deep_equal_typed(x, y, types),
                     };
-                    reg!(dst) = Value::Bool(v);
+                    set_bool(&mut reg!(dst), v);
                 }
                 Op::Ne { dst, a, b } => {
                     let v = match (&reg!(a), &reg!(b)) {
                         (Value::Int(x), Value::Int(y)) => x != y,
                         (x, y) => !deep_equal_typed(x, y, types),
                     };
-                    reg!(dst) = Value::Bool(v);
+                    set_bool(&mut reg!(dst), v);
                 }
                 Op::Compare { dst, a, b, cmp } => {
                     let v = match compare(&reg!(a), &reg!(b), cmp) {
@@ -1000,6 +1029,25 @@ impl Strand {
 impl From<u32> for crate::check::tir::FuncId {
     fn from(v: u32) -> Self {
         crate::check::tir::FuncId(v)
+    }
+}
+
+/// Stores an int, writing only the payload when the register already holds
+/// an int (avoids rewriting the whole value on hot arithmetic paths).
+#[inline(always)]
+fn set_int(slot: &mut Value, v: i64) {
+    match slot {
+        Value::Int(x) => *x = v,
+        _ => *slot = Value::Int(v),
+    }
+}
+
+/// Stores a boolean (see [`set_int`]).
+#[inline(always)]
+fn set_bool(slot: &mut Value, v: bool) {
+    match slot {
+        Value::Bool(x) => *x = v,
+        _ => *slot = Value::Bool(v),
     }
 }
 
