@@ -62,6 +62,8 @@ pub struct Strand {
     pending: Option<usize>,
     /// Calls and backward jumps left before the operation limit panics.
     fuel: u64,
+    /// Reused buffer for building template strings.
+    scratch: String,
 }
 
 impl Strand {
@@ -86,6 +88,7 @@ impl Strand {
             traps: Vec::new(),
             pending: None,
             fuel: vm.limits.max_operations.unwrap_or(u64::MAX),
+            scratch: String::new(),
             vm,
         }
     }
@@ -284,7 +287,12 @@ impl Strand {
             pc += 1;
             match op {
                 Op::Move { dst, src } => {
-                    let v = reg!(src).clone();
+                    let v = match &reg!(src) {
+                        Value::Int(i) => Value::Int(*i),
+                        Value::Float(f) => Value::Float(*f),
+                        Value::Bool(b) => Value::Bool(*b),
+                        other => other.clone(),
+                    };
                     reg!(dst) = v;
                 }
                 Op::LoadConst { dst, k } => {
@@ -612,12 +620,9 @@ impl Strand {
                             }
                         }
                     } else {
-                        self.push_frame(
-                            f,
-                            base + args as usize,
-                            base + dst as usize,
-                            Some(closure),
-                        )?;
+                        // Only closures with captures need to stay reachable from the frame.
+                        let closure = (!proto.captures.is_empty()).then_some(closure);
+                        self.push_frame(f, base + args as usize, base + dst as usize, closure)?;
                         func = f;
                         code = &program.functions[func as usize].code;
                         pc = 0;
@@ -865,14 +870,17 @@ impl Strand {
                 },
                 Op::Template { dst, args, n } => {
                     let start = base + args as usize;
-                    let mut s = String::new();
+                    let mut buf = std::mem::take(&mut self.scratch);
+                    buf.clear();
                     for v in &self.regs[start..start + n as usize] {
                         match v {
-                            Value::Str(x) => s.push_str(x),
-                            other => s.push_str(&to_display_string(other, types)),
+                            Value::Str(x) => buf.push_str(x),
+                            Value::Int(i) => push_int(&mut buf, *i),
+                            other => buf.push_str(&to_display_string(other, types)),
                         }
                     }
-                    reg!(dst) = Value::Str(s.into());
+                    reg!(dst) = Value::Str(Rc::from(buf.as_str()));
+                    self.scratch = buf;
                 }
                 Op::Range {
                     dst,
@@ -971,12 +979,14 @@ impl Strand {
     }
 
     /// (func, pc, base) of the current frame.
+    #[inline(always)]
     fn current(&self) -> (u32, usize, usize) {
         self.frames
             .last()
             .map_or((0, 0, 0), |f| (f.func, f.pc, f.base))
     }
 
+    #[inline(always)]
     fn push_frame(
         &mut self,
         func: u32,
@@ -1010,6 +1020,7 @@ impl Strand {
     }
 
     /// Pops the current frame; returns the value when the strand is done.
+    #[inline(always)]
     fn do_return(&mut self, v: Value) -> Option<Value> {
         let frame = self.frames.pop()?;
         let depth = self.frames.len();
@@ -1029,6 +1040,27 @@ impl Strand {
 impl From<u32> for crate::check::tir::FuncId {
     fn from(v: u32) -> Self {
         crate::check::tir::FuncId(v)
+    }
+}
+
+/// Appends the decimal text of an int (faster than `fmt` on the hot path).
+fn push_int(buf: &mut String, v: i64) {
+    let mut digits = [0u8; 20];
+    let mut n = v.unsigned_abs();
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    if v < 0 {
+        buf.push('-');
+    }
+    for &d in &digits[i..] {
+        buf.push(d as char);
     }
 }
 
