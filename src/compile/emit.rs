@@ -115,6 +115,12 @@ struct FnBuilder<'a> {
     handlers: Vec<Handler>,
     trap_depth: usize,
     span: Span,
+    /// Register of local 0: non-zero while an arrow function's body is
+    /// inlined into a higher-order loop.
+    local_base: Reg,
+    /// While inlining: the inlined function's captures and the enclosing
+    /// function's local base, to resolve its upvalues.
+    inline_captures: Option<(&'a [tir::Capture], Reg)>,
 }
 
 impl<'a> FnBuilder<'a> {
@@ -132,7 +138,14 @@ impl<'a> FnBuilder<'a> {
             handlers: Vec::new(),
             trap_depth: 0,
             span: func.span,
+            local_base: 0,
+            inline_captures: None,
         }
+    }
+
+    /// The register of a local of the function being compiled.
+    fn lreg(&self, l: LocalId) -> Reg {
+        self.local_base + l.0 as Reg
     }
 
     fn build(mut self, f: &Function) -> Proto {
@@ -241,7 +254,7 @@ impl<'a> FnBuilder<'a> {
     fn stmt(&mut self, s: &StmtKind, span: Span) {
         match s {
             StmtKind::Let { local, init } => {
-                let r = local.0 as Reg;
+                let r = self.lreg(*local);
                 if self.captured(*local) {
                     let t = self.expr_any(init);
                     self.emit(Op::NewCell { dst: r, src: t });
@@ -296,7 +309,7 @@ impl<'a> FnBuilder<'a> {
                     cmp,
                     off: 0,
                 });
-                let r = local.0 as Reg;
+                let r = self.lreg(*local);
                 if self.captured(*local) {
                     self.emit(Op::NewCell {
                         dst: r,
@@ -340,7 +353,7 @@ impl<'a> FnBuilder<'a> {
                 let elem = if captured {
                     self.alloc()
                 } else {
-                    local.0 as Reg
+                    self.lreg(*local)
                 };
                 let head = self.code.len();
                 let exit = self.emit_jump(Op::IterNext {
@@ -351,7 +364,7 @@ impl<'a> FnBuilder<'a> {
                 });
                 if captured {
                     self.emit(Op::NewCell {
-                        dst: local.0 as Reg,
+                        dst: self.lreg(*local),
                         src: elem,
                     });
                 }
@@ -447,7 +460,7 @@ impl<'a> FnBuilder<'a> {
         match self.handlers.last() {
             Some(h) => {
                 let (local, depth) = (h.local, h.trap_depth);
-                let lr = local.0 as Reg;
+                let lr = self.lreg(local);
                 if self.captured(local) {
                     self.emit(Op::NewCell { dst: lr, src: r });
                 } else if lr != r {
@@ -470,7 +483,7 @@ impl<'a> FnBuilder<'a> {
     fn assign(&mut self, place: &Place, value: &Expr) {
         match place {
             Place::Local(l) => {
-                let r = l.0 as Reg;
+                let r = self.lreg(*l);
                 if self.captured(*l) {
                     let t = self.expr_any(value);
                     self.emit(Op::SetCell { cell: r, src: t });
@@ -563,7 +576,7 @@ impl<'a> FnBuilder<'a> {
     fn expr_any(&mut self, e: &Expr) -> Reg {
         if let ExprKind::Local(l) = &e.kind {
             if !self.captured(*l) {
-                return l.0 as Reg;
+                return self.lreg(*l);
             }
         }
         let r = self.alloc();
@@ -583,19 +596,30 @@ impl<'a> FnBuilder<'a> {
         match &e.kind {
             ExprKind::Lit(l) => self.literal(l, dst),
             ExprKind::Local(l) => {
-                let src = l.0 as Reg;
+                let src = self.lreg(*l);
                 if self.captured(*l) {
                     self.emit(Op::GetCell { dst, cell: src });
                 } else if src != dst {
                     self.emit(Op::Move { dst, src });
                 }
             }
-            ExprKind::Upvalue(i) => {
-                self.emit(Op::GetUpval {
-                    dst,
-                    idx: *i as u16,
-                });
-            }
+            ExprKind::Upvalue(i) => match self.inlined_capture(*i) {
+                Some(tir::Capture::Local(cell)) => {
+                    self.emit(Op::GetCell {
+                        dst,
+                        cell: cell.0 as Reg,
+                    });
+                }
+                Some(tir::Capture::Upvalue(j)) => {
+                    self.emit(Op::GetUpval { dst, idx: j as u16 });
+                }
+                None => {
+                    self.emit(Op::GetUpval {
+                        dst,
+                        idx: *i as u16,
+                    });
+                }
+            },
             ExprKind::Global(g) => {
                 self.emit(Op::LoadGlobal { dst, g: g.0 });
             }
@@ -783,7 +807,7 @@ impl<'a> FnBuilder<'a> {
                 local,
                 access,
             } => {
-                let l = local.0 as Reg;
+                let l = self.lreg(*local);
                 self.expr_to(target, l);
                 let is_nil = self.emit_jump(Op::JumpIfNil { r: l, off: 0 });
                 self.expr_to(access, dst);
@@ -807,6 +831,16 @@ impl<'a> FnBuilder<'a> {
                 self.emit(Op::TypeDesc { dst, ty: ty.0 });
             }
         }
+    }
+
+    /// While inlining, where upvalue `i` of the inlined function lives in the
+    /// enclosing frame (`Capture::Local` holds the cell's register).
+    fn inlined_capture(&self, i: u32) -> Option<tir::Capture> {
+        let (caps, outer_base) = self.inline_captures?;
+        Some(match caps.get(i as usize)? {
+            tir::Capture::Local(l) => tir::Capture::Local(LocalId(u32::from(outer_base) + l.0)),
+            tir::Capture::Upvalue(j) => tir::Capture::Upvalue(*j),
+        })
     }
 
     /// Evaluates expressions into consecutive fresh registers.
@@ -1005,8 +1039,11 @@ impl<'a> FnBuilder<'a> {
         };
         let arr = self.alloc();
         self.expr_to(recv, arr);
+        let inline = self.inlinable_lambda(f);
         let func = self.alloc();
-        self.expr_to(f, func);
+        if inline.is_none() {
+            self.expr_to(f, func);
+        }
         let acc = self.alloc();
         match m {
             Method::ArrMap | Method::ArrFilter | Method::ArrSortBy => {
@@ -1044,29 +1081,28 @@ impl<'a> FnBuilder<'a> {
             off: 0,
         });
         self.span = span;
-        let argc = if m == Method::ArrReduce {
-            self.emit(Op::Move {
-                dst: call_args,
-                src: acc,
-            });
-            self.emit(Op::Move {
-                dst: call_args + 1,
-                src: elem,
-            });
-            2
+        let operands: &[Reg] = if m == Method::ArrReduce {
+            &[acc, elem]
         } else {
-            self.emit(Op::Move {
-                dst: call_args,
-                src: elem,
-            });
-            1
+            &[elem]
         };
-        self.emit(Op::CallValue {
-            dst: result,
-            callee: func,
-            args: call_args,
-            argc,
-        });
+        match inline {
+            Some((lambda, body)) => self.inline_call(lambda, body, operands, result),
+            None => {
+                for (i, src) in operands.iter().enumerate() {
+                    self.emit(Op::Move {
+                        dst: call_args + i as Reg,
+                        src: *src,
+                    });
+                }
+                self.emit(Op::CallValue {
+                    dst: result,
+                    callee: func,
+                    args: call_args,
+                    argc: operands.len() as u16,
+                });
+            }
+        }
         match m {
             Method::ArrMap | Method::ArrSortBy => {
                 self.emit(Op::ArrayPush {
@@ -1123,6 +1159,94 @@ impl<'a> FnBuilder<'a> {
         } else {
             self.emit(Op::Move { dst, src: acc });
         }
+    }
+}
+
+impl<'a> FnBuilder<'a> {
+    /// An arrow function passed directly to a higher-order method whose body
+    /// is one simple expression: its body can be compiled into the loop.
+    fn inlinable_lambda(&self, f: &Expr) -> Option<(&'a Function, &'a Expr)> {
+        let ExprKind::Lambda(fid) = f.kind else {
+            return None;
+        };
+        let lambda: &'a Function = self.prog.functions.get(fid.0 as usize)?;
+        if lambda.has_rest
+            || lambda.native.is_some()
+            || lambda.params.iter().any(|p| p.default.is_some())
+            || lambda.locals.iter().any(|l| l.captured)
+            || lambda.locals.len() > 8
+        {
+            return None;
+        }
+        let body = match lambda.body.stmts.as_slice() {
+            [tir::Stmt {
+                kind: StmtKind::Return(e) | StmtKind::Expr(e),
+                ..
+            }] => e,
+            _ => return None,
+        };
+        simple_expr(body, 0).then_some((lambda, body))
+    }
+
+    /// Compiles an inlined arrow-function body with its parameters bound to
+    /// `args`, leaving the value in `result`.
+    fn inline_call(&mut self, lambda: &'a Function, body: &'a Expr, args: &[Reg], result: Reg) {
+        let lam = self.alloc_n(lambda.locals.len());
+        for (i, src) in args.iter().enumerate() {
+            self.emit(Op::Move {
+                dst: lam + i as Reg,
+                src: *src,
+            });
+        }
+        let saved = (self.func, self.local_base, self.inline_captures);
+        self.inline_captures = Some((&lambda.captures, self.local_base));
+        self.func = lambda;
+        self.local_base = lam;
+        self.expr_to(body, result);
+        (self.func, self.local_base, self.inline_captures) = saved;
+    }
+}
+
+/// Whether an expression is simple enough to inline: no control transfer
+/// (`check`, `trap`), no nested functions, no statements.
+fn simple_expr(e: &Expr, depth: usize) -> bool {
+    if depth > 16 {
+        return false;
+    }
+    let ok = |x: &Expr| simple_expr(x, depth + 1);
+    match &e.kind {
+        ExprKind::Lit(_)
+        | ExprKind::Local(_)
+        | ExprKind::Upvalue(_)
+        | ExprKind::Global(_)
+        | ExprKind::TypeDesc(_) => true,
+        ExprKind::Unary(_, a) | ExprKind::Is(a, _) | ExprKind::Cast(_, a) => ok(a),
+        ExprKind::Field(a, _) => ok(a),
+        ExprKind::Binary(_, a, b)
+        | ExprKind::And(a, b)
+        | ExprKind::Or(a, b)
+        | ExprKind::Elvis(a, b)
+        | ExprKind::MapGet(a, b)
+        | ExprKind::JsonGet(a, b)
+        | ExprKind::ArrayIndex(a, b) => ok(a) && ok(b),
+        ExprKind::Cond(c, a, b) => ok(c) && ok(a) && ok(b),
+        ExprKind::Template(parts) | ExprKind::Array(parts) => parts.iter().all(ok),
+        ExprKind::Record(_, fields) => fields.iter().all(ok),
+        ExprKind::Map(pairs) => pairs.iter().all(|(_, v)| ok(v)),
+        ExprKind::Method(m, args) => {
+            !matches!(
+                m,
+                Method::ArrMap
+                    | Method::ArrFilter
+                    | Method::ArrReduce
+                    | Method::ArrForEach
+                    | Method::ArrSome
+                    | Method::ArrEvery
+                    | Method::ArrSortBy
+            ) && args.iter().all(ok)
+        }
+        ExprKind::Call(Callee::Func(_), args) => args.iter().all(|a| a.as_ref().is_none_or(ok)),
+        _ => false,
     }
 }
 

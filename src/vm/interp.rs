@@ -11,7 +11,7 @@ use super::equality::deep_equal_typed;
 use super::format::to_display_string;
 use super::machine::{NativeFuture, NativeResult, Vm};
 use super::methods::{call_method, float_to_int, sort_by_keys};
-use super::value::{Closure, ErrorObj, MapObj, Panic, TraceFrame, Value, VmResult};
+use super::value::{Closure, ErrorObj, MapObj, Panic, Str, TraceFrame, Value, VmResult};
 use crate::check::tir::Capture;
 use crate::check::types::{ErrorId, RecordId, TyId};
 use crate::compile::op::{Cmp, Op};
@@ -180,7 +180,7 @@ impl Strand {
                 .copied()
                 .unwrap_or(proto.span);
             TraceFrame {
-                function: Rc::from(&*proto.name),
+                function: Str::from(&*proto.name),
                 location: prog.sources.location(span),
             }
         };
@@ -190,7 +190,7 @@ impl Strand {
             if n > 30 && (20..n - 5).contains(&i) {
                 if i == 20 {
                     out.push(TraceFrame {
-                        function: Rc::from("..."),
+                        function: Str::from("..."),
                         location: format!("{} more frames", n - 25),
                     });
                 }
@@ -693,7 +693,7 @@ impl Strand {
                     let ks = vm.keys(keys);
                     let mut m = MapObj::with_capacity_and_hasher(n as usize, Default::default());
                     for (i, k) in ks.iter().enumerate().take(n as usize) {
-                        m.insert(Rc::from(&**k), self.regs[start + i].clone());
+                        m.insert(Str::from(&**k), self.regs[start + i].clone());
                     }
                     reg!(dst) = Value::map(m);
                 }
@@ -712,7 +712,7 @@ impl Strand {
                     let start = base + args as usize;
                     let message = match &self.regs[start] {
                         Value::Str(s) => s.clone(),
-                        other => Rc::from(to_display_string(other, types)),
+                        other => Str::from(to_display_string(other, types)),
                     };
                     let cause = match &self.regs[start + 1] {
                         Value::Nil => None,
@@ -720,7 +720,7 @@ impl Strand {
                     };
                     let mut detail = MapObj::default();
                     for (i, k) in vm.keys(keys).iter().enumerate().take(n as usize) {
-                        detail.insert(Rc::from(&**k), self.regs[start + 2 + i].clone());
+                        detail.insert(Str::from(&**k), self.regs[start + 2 + i].clone());
                     }
                     reg!(dst) = Value::Error(Rc::new(ErrorObj {
                         ty: ErrorId(error),
@@ -879,7 +879,7 @@ impl Strand {
                             other => buf.push_str(&to_display_string(other, types)),
                         }
                     }
-                    reg!(dst) = Value::Str(Rc::from(buf.as_str()));
+                    reg!(dst) = Value::Str(Str::from(buf.as_str()));
                     self.scratch = buf;
                 }
                 Op::Range {
@@ -914,13 +914,10 @@ impl Strand {
                     let next = match &reg!(coll) {
                         Value::Array(a) => a.borrow().get(i).cloned().map(|v| (v, i + 1)),
                         Value::Map(m) => m.borrow().get_index(i).map(|(_, v)| (v.clone(), i + 1)),
-                        Value::Str(s) => s.get(i..).and_then(|rest| rest.chars().next()).map(|c| {
-                            let mut b = [0u8; 4];
-                            (
-                                Value::Str(Rc::from(&*c.encode_utf8(&mut b))),
-                                i + c.len_utf8(),
-                            )
-                        }),
+                        Value::Str(s) => s
+                            .get(i..)
+                            .and_then(|rest| rest.chars().next())
+                            .map(|c| (Value::Str(Str::from(c)), i + c.len_utf8())),
                         _ => None,
                     };
                     match next {

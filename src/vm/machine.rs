@@ -1,7 +1,7 @@
 //! A VM instance: one loaded program on one thread, with its globals,
 //! materialised constants, bound natives and host I/O.
 
-use super::value::{Panic, Value, VmResult};
+use super::value::{Panic, Str, Value, VmResult};
 use crate::compile::program::{CompiledProgram, Const};
 use std::cell::{Cell, RefCell};
 use std::future::Future;
@@ -102,7 +102,7 @@ impl Vm {
                 Const::Int(v) => Value::Int(*v),
                 Const::Float(v) => Value::Float(*v),
                 Const::Duration(v) => Value::Duration(*v),
-                Const::Str(s) => Value::Str(Rc::from(&**s)),
+                Const::Str(s) => Value::Str(Str::from(&**s)),
                 Const::Keys(_) => Value::Nil,
             })
             .collect();

@@ -11,8 +11,79 @@ use rustc_hash::FxBuildHasher;
 use std::cell::RefCell;
 use std::rc::Rc;
 
-/// An immutable string.
-pub type Str = Rc<str>;
+/// An immutable, shared string. A thin pointer, so that a [`Value`] stays
+/// 16 bytes (a fat `Rc<str>` would make every value 24 bytes).
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct Str(Rc<Box<str>>);
+
+impl Str {
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for Str {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::borrow::Borrow<str> for Str {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for Str {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<&str> for Str {
+    fn from(s: &str) -> Str {
+        Str(Rc::new(Box::from(s)))
+    }
+}
+
+impl From<String> for Str {
+    fn from(s: String) -> Str {
+        Str(Rc::new(s.into_boxed_str()))
+    }
+}
+
+impl From<&String> for Str {
+    fn from(s: &String) -> Str {
+        Str::from(s.as_str())
+    }
+}
+
+impl From<Box<str>> for Str {
+    fn from(s: Box<str>) -> Str {
+        Str(Rc::new(s))
+    }
+}
+
+impl From<char> for Str {
+    fn from(c: char) -> Str {
+        let mut b = [0u8; 4];
+        Str::from(&*c.encode_utf8(&mut b))
+    }
+}
+
+impl std::fmt::Debug for Str {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&**self.0, f)
+    }
+}
+
+impl std::fmt::Display for Str {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
 
 /// The storage of a map (and of JSON objects): insertion-ordered.
 pub type MapObj = IndexMap<Str, Value, FxBuildHasher>;
@@ -183,6 +254,8 @@ impl Panic {
         Panic::Message(m.into())
     }
 }
+
+const _: () = assert!(std::mem::size_of::<Value>() == 16);
 
 /// Result of a VM operation that may panic.
 pub type VmResult<T> = Result<T, Panic>;
