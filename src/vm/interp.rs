@@ -841,7 +841,13 @@ impl Strand {
                     }
                 }
                 Op::Is { dst, src, ty } => {
-                    let v = convert::value_is(&reg!(src), TyId(ty), types);
+                    let v = match (TyId(ty), &reg!(src)) {
+                        (TyId::INT, v) => matches!(v, Value::Int(_)),
+                        (TyId::STRING, v) => matches!(v, Value::Str(_)),
+                        (TyId::NIL, v) => matches!(v, Value::Nil),
+                        (TyId::ERROR, v) => matches!(v, Value::Error(_)),
+                        (t, v) => convert::value_is(v, t, types),
+                    };
                     reg!(dst) = Value::Bool(v);
                 }
                 Op::Downcast { dst, src, ty } => {

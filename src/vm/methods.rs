@@ -167,7 +167,10 @@ pub fn call_method(m: Method, args: &[Value], types: &Types) -> VmResult<Value> 
         | Method::ArrSome
         | Method::ArrEvery => Err(Panic::msg("internal: higher-order method called natively")),
 
-        Method::MapLength => Ok(Value::Int(count(map_entries(recv, types)?.len()))),
+        Method::MapLength => match recv {
+            Value::Map(m) => Ok(Value::Int(count(m.borrow().len()))),
+            other => Ok(Value::Int(count(map_entries(other, types)?.len()))),
+        },
         Method::MapKeys => Ok(Value::array(
             map_entries(recv, types)?
                 .into_iter()
