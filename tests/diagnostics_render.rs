@@ -100,10 +100,9 @@ fn unhandled_error_human_rendering() {
 }
 
 /// §8.4 rule 1 says the secondary label *names* the function that produces
-/// the error. Today the label for a local reads "`r` is set from this call,
-/// which can fail with `error`" and does not contain `parse`.
+/// the error: "`r` is set from this call of `parse`, which can fail with
+/// `error`".
 #[test]
-#[ignore = "checker bug: the origin label of a local does not name the called function"]
 fn unhandled_error_secondary_label_names_the_function() {
     let out = flow_check(CASE);
     let stderr = stderr_of(&out);

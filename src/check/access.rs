@@ -283,12 +283,7 @@ impl Checker {
         // Assignment ends narrowing of a local; remember where its value came from.
         if let Place::Local(id) = &pi.place {
             let id = *id;
-            let origin = match v.kind {
-                ExprKind::Call(..) | ExprKind::Method(..) if self.types.has_error(v.ty) => {
-                    Some(v.span)
-                }
-                _ => None,
-            };
+            let origin = self.error_call(&v);
             let f = self.fx();
             f.note_assigned(id);
             f.meta_mut(id).origin = origin;
@@ -368,7 +363,7 @@ impl Checker {
     ) -> Option<PlaceInfo> {
         use ast::ExprKind as E;
         match &target.kind {
-            E::Name(id) => self.name_place(id, target.span),
+            E::Name(id) => self.name_place(id, target.span, compound),
             E::Qualified(md, n) => {
                 let (item, _) = self.qualified_item(md, n, target.span)?;
                 self.item_place(item, &n.name, target.span)
@@ -483,8 +478,10 @@ impl Checker {
         self.report(d);
     }
 
-    fn name_place(&mut self, id: &Ident, span: Span) -> Option<PlaceInfo> {
-        if let Some((r, _)) = self.lookup_local(&id.name) {
+    /// A variable as an assignment target; `compound` (`x += 1`) also
+    /// reads it.
+    fn name_place(&mut self, id: &Ident, span: Span, compound: bool) -> Option<PlaceInfo> {
+        if let Some((r, _)) = self.resolve_local(&id.name, compound) {
             let (level, lid) = match r {
                 LocalRef::Local(l) => (self.fns.len() - 1, l),
                 LocalRef::Upvalue(_, level, l) => (level, l),

@@ -4,43 +4,120 @@
 //! ordinary assignability.
 
 use super::checker::Checker;
-use super::tir::{self, ExprKind};
+use super::scope::Origin;
+use super::tir::{self, Capture, ExprKind, LocalId, Method};
 use super::types::{TyId, TyKind};
 use crate::diagnostics::{Code, Diagnostic};
+use crate::syntax::ast::Name;
 use crate::syntax::span::Span;
 
 const HANDLE_HELP: &str = "handle the error first: `check` passes it to the caller, `checkpanic` panics on it, or test it with `if x is error { ... }`";
 
 impl Checker {
-    /// The secondary label naming the call that produces an error, if the
-    /// expression is such a call or a local initialised by one.
-    fn error_origin(&mut self, x: &tir::Expr) -> Option<(Span, String)> {
-        let errs = self.types.only_errors(x.ty);
-        let e = self.show(errs);
-        match &x.kind {
-            ExprKind::Call(tir::Callee::Func(f), _) => {
-                let name = self.sigs[f.0 as usize]
-                    .as_ref()
-                    .map(|s| s.name.clone())
-                    .unwrap_or_else(|| "this function".into());
-                Some((x.span, format!("this call of `{name}` can fail with `{e}`")))
+    /// The call in `x` whose result may be an error: `x` itself when it is
+    /// a call, or the call inside `x?.m()`.
+    pub(crate) fn error_call(&mut self, x: &tir::Expr) -> Option<Origin> {
+        if self.is_poison(x.ty) || !self.types.has_error(x.ty) {
+            return None;
+        }
+        let call = match &x.kind {
+            ExprKind::Call(..) | ExprKind::Method(..) => x,
+            ExprKind::OptionalChain { access, .. }
+                if matches!(access.kind, ExprKind::Call(..) | ExprKind::Method(..)) =>
+            {
+                access
             }
-            ExprKind::Call(..) | ExprKind::Method(..) => {
-                Some((x.span, format!("this call can fail with `{e}`")))
-            }
-            ExprKind::Local(id) => {
-                let f = self.fx();
-                let name = f.locals[id.0 as usize].name.clone();
-                let origin = f.meta(*id).origin;
-                origin.map(|s| {
-                    (
-                        s,
-                        format!("`{name}` is set from this call, which can fail with `{e}`"),
-                    )
-                })
-            }
+            _ => return None,
+        };
+        let callee = self.callee_name(call);
+        let errors = self.types.only_errors(x.ty);
+        Some(Origin {
+            span: x.span,
+            callee,
+            errors,
+        })
+    }
+
+    /// The name of the function or method a call expression calls, if it
+    /// has one.
+    fn callee_name(&self, call: &tir::Expr) -> Option<Name> {
+        match &call.kind {
+            ExprKind::Call(tir::Callee::Func(f), _) => self.func_name(*f),
+            ExprKind::Call(tir::Callee::Value(v), _) => self.value_name(v),
+            ExprKind::Method(m, _) => Some(method_name(*m).into()),
             _ => None,
         }
+    }
+
+    fn func_name(&self, f: tir::FuncId) -> Option<Name> {
+        self.sigs
+            .get(f.0 as usize)
+            .and_then(|s| s.as_ref())
+            .map(|s| s.name.clone())
+    }
+
+    /// The name of a variable or function read by `v` (a called function
+    /// value).
+    fn value_name(&self, v: &tir::Expr) -> Option<Name> {
+        let name = match &v.kind {
+            ExprKind::Local(id) => {
+                let f = self.fns.last()?;
+                f.locals.get(id.0 as usize)?.name.clone()
+            }
+            ExprKind::Upvalue(i) => {
+                let (level, id) = self.upvalue_owner(*i)?;
+                self.fns[level].locals.get(id.0 as usize)?.name.clone()
+            }
+            ExprKind::Global(g) => self.globals.get(g.0 as usize)?.name.clone(),
+            ExprKind::FuncRef(f) => self.func_name(*f)?,
+            _ => return None,
+        };
+        // Hidden temporaries have no source name.
+        (!name.starts_with('$')).then_some(name)
+    }
+
+    /// The function level and local slot an upvalue of the innermost
+    /// function refers to.
+    fn upvalue_owner(&self, i: u32) -> Option<(usize, LocalId)> {
+        let mut level = self.fns.len().checked_sub(1)?;
+        let mut idx = i;
+        loop {
+            match self.fns.get(level)?.captures.get(idx as usize)? {
+                Capture::Local(id) => return Some((level.checked_sub(1)?, *id)),
+                Capture::Upvalue(p) => {
+                    idx = *p;
+                    level = level.checked_sub(1)?;
+                }
+            }
+        }
+    }
+
+    /// The secondary label naming the call that produces an error (§8.4
+    /// rule 1), if the expression is such a call or a variable set by one.
+    fn error_origin(&mut self, x: &tir::Expr) -> Option<(Span, String)> {
+        if let Some(o) = self.error_call(x) {
+            let e = self.show(o.errors);
+            return Some((
+                o.span,
+                format!("{} can fail with `{e}`", call_text(&o.callee)),
+            ));
+        }
+        let (level, id) = match &x.kind {
+            ExprKind::Local(id) => (self.fns.len().checked_sub(1)?, *id),
+            ExprKind::Upvalue(i) => self.upvalue_owner(*i)?,
+            _ => return None,
+        };
+        let f = self.fns.get(level)?;
+        let name = f.locals.get(id.0 as usize)?.name.clone();
+        let o = f.meta.get(id.0 as usize)?.origin.clone()?;
+        let e = self.show(o.errors);
+        Some((
+            o.span,
+            format!(
+                "`{name}` is set from {}, which can fail with `{e}`",
+                call_text(&o.callee)
+            ),
+        ))
     }
 
     /// Reports `unhandled-error` for `x` (whose type includes an error).
@@ -228,5 +305,66 @@ impl Checker {
                 )),
             );
         }
+    }
+}
+
+/// "this call of `f`", or "this call" when the callee has no name.
+fn call_text(callee: &Option<Name>) -> String {
+    match callee {
+        Some(n) => format!("this call of `{n}`"),
+        None => "this call".into(),
+    }
+}
+
+/// The source name of a lang-library method or function (§7.6).
+fn method_name(m: Method) -> &'static str {
+    use Method as M;
+    match m {
+        M::ToString => "toString",
+        M::ToJsonString => "toJsonString",
+        M::Clone => "clone",
+        M::CloneWithType(_) => "cloneWithType",
+        M::StrLength | M::ArrLength | M::MapLength => "length",
+        M::StrToUpper => "toUpper",
+        M::StrToLower => "toLower",
+        M::StrTrim => "trim",
+        M::StrSplit => "split",
+        M::StrContains | M::ArrContains => "contains",
+        M::StrStartsWith => "startsWith",
+        M::StrEndsWith => "endsWith",
+        M::StrSubstring => "substring",
+        M::StrIndexOf | M::ArrIndexOf => "indexOf",
+        M::StrReplace => "replace",
+        M::StrFromJsonString => "fromJsonString",
+        M::StrRepeat => "repeat",
+        M::IntAbs | M::FloatAbs => "abs",
+        M::FloatRound => "round",
+        M::FloatFloor => "floor",
+        M::FloatCeil => "ceil",
+        M::FloatIsNaN => "isNaN",
+        M::IntFromString => "int:fromString",
+        M::FloatFromString => "float:fromString",
+        M::ArrPush => "push",
+        M::ArrPop => "pop",
+        M::ArrSlice => "slice",
+        M::ArrReverse => "reverse",
+        M::ArrSort | M::ArrSortBy => "sort",
+        M::ArrMap => "map",
+        M::ArrFilter => "filter",
+        M::ArrReduce => "reduce",
+        M::ArrForEach => "forEach",
+        M::ArrJoin => "join",
+        M::ArrSome => "some",
+        M::ArrEvery => "every",
+        M::MapKeys => "keys",
+        M::MapValues => "values",
+        M::MapHasKey => "hasKey",
+        M::MapGet => "get",
+        M::MapRemove => "remove",
+        M::DurMilliseconds => "milliseconds",
+        M::DurSeconds => "seconds",
+        M::ErrMessage => "message",
+        M::ErrDetail => "detail",
+        M::ErrCause => "cause",
     }
 }

@@ -221,6 +221,14 @@ impl Checker {
     /// Looks up a local through the enclosing functions (marking it read,
     /// captured and creating the capture chain as needed).
     pub(crate) fn lookup_local(&mut self, name: &str) -> Option<(LocalRef, TyId)> {
+        self.resolve_local(name, true)
+    }
+
+    /// Looks up a local through the enclosing functions, marking it
+    /// captured and creating the capture chain as needed; `read`: the
+    /// lookup reads its value (a plain assignment does not, so a local that
+    /// is only assigned is still `unused-variable`).
+    pub(crate) fn resolve_local(&mut self, name: &str, read: bool) -> Option<(LocalRef, TyId)> {
         let top = self.fns.len().checked_sub(1)?;
         let mut found = None;
         for level in (0..=top).rev() {
@@ -235,11 +243,15 @@ impl Checker {
         let (level, id) = found?;
         if level == top {
             let f = &mut self.fns[top];
-            f.meta_mut(id).read = true;
+            if read {
+                f.meta_mut(id).read = true;
+            }
             return Some((LocalRef::Local(id), f.current_ty(id)));
         }
         let owner = &mut self.fns[level];
-        owner.meta_mut(id).read = true;
+        if read {
+            owner.meta_mut(id).read = true;
+        }
         owner.locals[id.0 as usize].captured = true;
         let stable = owner.is_stable(id) && !owner.meta(id).no_narrow;
         let ty = if stable {

@@ -413,6 +413,53 @@ impl Checker {
         }
     }
 
+    /// Sets the narrowing state to the join of several paths that meet at
+    /// this point, each given by its changes since `s` (taken with
+    /// [`Checker::changes_since`] at the end of the path): a variable keeps
+    /// a narrowing only if every path narrows it, to the union of the
+    /// paths' types. A path that does not touch a variable has its state at
+    /// `s`. With no paths (none reaches this point) the state at `s` minus
+    /// the assigned locals is kept.
+    pub(crate) fn join_paths(&mut self, s: &Snapshot, paths: &[Changes]) {
+        if paths.is_empty() {
+            self.restore_minus_assigned(s);
+            return;
+        }
+        self.restore(s);
+        let mut keys: Vec<NKey> = Vec::new();
+        let mut seen = FxHashSet::default();
+        for (k, _) in paths.iter().flatten() {
+            if seen.insert(*k) {
+                keys.push(*k);
+            }
+        }
+        for k in keys {
+            let at_start = self.fx().narrow.get(&k).copied();
+            let mut tys = Vec::with_capacity(paths.len());
+            for p in paths {
+                let t = match p.iter().find(|(pk, _)| *pk == k) {
+                    Some((_, t)) => *t,
+                    None => at_start,
+                };
+                match t {
+                    Some(t) => tys.push(t),
+                    None => {
+                        tys.clear();
+                        break;
+                    }
+                }
+            }
+            if tys.is_empty() {
+                self.fx().unset_narrow(k);
+            } else {
+                let joined = self.types.union(&tys);
+                if at_start != Some(joined) {
+                    self.fx().set_narrow(k, joined);
+                }
+            }
+        }
+    }
+
     /// Forgets the narrowing of the visible locals with these names (at the
     /// start of a loop whose body assigns them).
     pub(crate) fn forget_names(&mut self, names: &FxHashSet<Name>) {
@@ -426,7 +473,7 @@ impl Checker {
 }
 
 /// The narrowing key of a variable read.
-fn key_of(e: &tir::Expr) -> Option<NKey> {
+pub(crate) fn key_of(e: &tir::Expr) -> Option<NKey> {
     match e.kind {
         ExprKind::Local(id) => Some(NKey::Local(id)),
         ExprKind::Upvalue(i) => Some(NKey::Up(i)),

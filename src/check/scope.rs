@@ -38,8 +38,22 @@ pub(crate) struct LocalMeta {
     pub read: bool,
     /// Narrowing never applies to it (it is assigned inside a lambda).
     pub no_narrow: bool,
-    /// The call whose result initialised it (for `unhandled-error` labels).
-    pub origin: Option<Span>,
+    /// The call whose result initialised it, or was last assigned to it
+    /// (for `unhandled-error` labels).
+    pub origin: Option<Origin>,
+}
+
+/// A call that produced a value which may be an error (§8.4 rule 1: the
+/// secondary label of `unhandled-error` names it).
+#[derive(Debug, Clone)]
+pub(crate) struct Origin {
+    /// The whole call expression.
+    pub span: Span,
+    /// The function or method called (`parse`, `int:fromString`,
+    /// `fromJsonString`), when it has a name.
+    pub callee: Option<Name>,
+    /// The error part of the call's result type.
+    pub errors: TyId,
 }
 
 /// A failure handler frame (`do { } on fail`): the error types that reach it.

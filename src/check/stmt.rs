@@ -3,8 +3,8 @@
 //! `do { } on fail`; reachability (`unreachable-code`) and unused locals.
 
 use super::checker::Checker;
-use super::narrow::assigned_names;
-use super::scope::{Handler, LocalKind, LoopFrame, NKey};
+use super::narrow::{assigned_names, key_of, Changes};
+use super::scope::{Handler, LocalKind, LoopFrame};
 use super::tir::{self, BinOp, ExprKind, IterKind, Literal, StmtKind};
 use super::types::{TyId, TyKind};
 use crate::diagnostics::{Code, Diagnostic};
@@ -351,12 +351,7 @@ impl Checker {
             }
             (None, None) => (Checker::poison(d.name.span), TyId::NEVER),
         };
-        let origin = match init.kind {
-            ExprKind::Call(..) | ExprKind::Method(..) if self.types.has_error(init.ty) => {
-                Some(init.span)
-            }
-            _ => None,
-        };
+        let origin = self.error_call(&init);
         let (local, dup) =
             self.fx()
                 .declare(&d.name.name, d.name.span, ty, LocalKind::Let, d.is_final);
@@ -630,10 +625,8 @@ impl Checker {
         let subject = self.expr(value, None);
         let subject = self.no_error(subject, "a matched value");
         let sty = subject.ty;
-        let subject_local = match subject.kind {
-            ExprKind::Local(id) => Some(id),
-            _ => None,
-        };
+        // The matched variable, narrowed in each arm and after the match.
+        let subject_key = key_of(&subject);
         let tmp = self.fx().hidden(sty, value.span);
         let read = |span: Span| tir::Expr {
             kind: ExprKind::Local(tmp),
@@ -641,12 +634,20 @@ impl Checker {
             span,
         };
         let snap = self.snapshot();
+        // What the value can still be when an arm is tried: the earlier
+        // unguarded arms did not match (only `()` patterns shrink it).
         let mut remaining = sty;
         let mut lowered: Vec<Arm> = Vec::with_capacity(arms.len());
         let mut all_div = true;
         let mut catch_all = false;
+        // The narrowing state at the end of each path that falls through
+        // to the statement after the match.
+        let mut exits: Vec<Changes> = Vec::new();
         for arm in arms {
-            self.restore_minus_assigned(&snap);
+            // An arm is reached only through the failed tests of the arms
+            // before it, which assign nothing: it starts from the state
+            // before the match.
+            self.restore(&snap);
             self.fx().push_scope();
             let mut bind = None;
             let mut test: Option<tir::Expr> = None;
@@ -730,17 +731,17 @@ impl Checker {
             if wildcard {
                 test = None;
             }
-            // Narrow the matched local inside the arm.
-            if let Some(id) = subject_local {
-                let cur = self.fx().current_ty(id);
+            // Narrow the matched variable inside the arm to what the arm's
+            // patterns admit.
+            if let Some(k) = subject_key {
                 let narrowed = if !wildcard && !value_tys.is_empty() {
                     let u = self.types.union(&value_tys);
                     self.types.intersect(remaining, u)
                 } else {
                     remaining
                 };
-                if cur != narrowed {
-                    self.apply_facts(&[(NKey::Local(id), narrowed)]);
+                if narrowed != sty {
+                    self.apply_facts(&[(k, narrowed)]);
                 }
             }
             let guard = arm.guard.as_ref().map(|g| self.condition(g));
@@ -751,6 +752,9 @@ impl Checker {
             let (body, div) = self.block(&arm.body);
             self.close_scope();
             all_div &= div;
+            if !div {
+                exits.push(self.changes_since(&snap));
+            }
             if guard.is_none() {
                 if wildcard {
                     catch_all = true;
@@ -775,7 +779,19 @@ impl Checker {
                 span: arm.span,
             });
         }
-        self.restore_minus_assigned(&snap);
+        if !catch_all {
+            // No arm matches: the value is what no unguarded arm took.
+            self.restore(&snap);
+            if let Some(k) = subject_key {
+                if remaining != sty {
+                    self.apply_facts(&[(k, remaining)]);
+                }
+            }
+            exits.push(self.changes_since(&snap));
+        }
+        // §3.3: after the match, each variable has the join of its types at
+        // the ends of the arms that fall through (and of the no-match path).
+        self.join_paths(&snap, &exits);
         // Build the chain from the last arm.
         let mut chain: Vec<tir::Stmt> = Vec::new();
         for arm in lowered.into_iter().rev() {

@@ -775,6 +775,71 @@ function f() returns int {
     );
 }
 
+/// `LINE:COL text` of the primary label (`P`) and the secondary labels
+/// (`S`) of every `unhandled-error`.
+fn unhandled_labels(text: &str) -> Vec<String> {
+    let (r, sm) = check(text);
+    let at = |span: crate::syntax::span::Span| {
+        let (l, c) = sm.get(span.file).line_col(span.start);
+        format!("{l}:{c}")
+    };
+    let mut out = Vec::new();
+    for d in &r.diagnostics {
+        if d.code.as_str() != "flow::unhandled-error" {
+            continue;
+        }
+        let primary = d.primary_label.clone().unwrap_or_default();
+        out.push(format!("P {} {primary}", at(d.span)));
+        for l in &d.labels {
+            out.push(format!("S {} {}", at(l.span), l.text));
+        }
+    }
+    out
+}
+
+#[test]
+fn unhandled_error_labels_name_the_call_that_produces_the_error() {
+    let got = unhandled_labels(
+        "import io;
+type Bad distinct error;
+function parse(string s) returns int|Bad { return 1; }
+public function main() {
+    var r = parse(\"x\");
+    int n = r;
+    string s = \"{}\";
+    var j = s.fromJsonString();
+    any a = j;
+    int m = parse(\"y\");
+    var g = function(string t) returns int|error { return 1; };
+    var q = g(\"z\");
+    int k = q;
+    int w = int:fromString(\"1\");
+    var f = function() { any z = j; io:println(z); };
+    f();
+    int|error v = 1;
+    int u = v;
+    io:println(n, a, m, k, w, u);
+}
+",
+    );
+    assert_eq!(
+        got,
+        [
+            "P 6:13 this can be an error (`int|Bad`)",
+            "S 5:13 `r` is set from this call of `parse`, which can fail with `Bad`",
+            "P 9:13 this can be an error (`json|error`)",
+            "S 8:13 `j` is set from this call of `fromJsonString`, which can fail with `error`",
+            "P 10:13 this call of `parse` can fail with `Bad`",
+            "P 13:13 this can be an error (`int|error`)",
+            "S 12:13 `q` is set from this call of `g`, which can fail with `error`",
+            "P 14:13 this call of `int:fromString` can fail with `error`",
+            "P 15:34 this can be an error (`json|error`)",
+            "S 8:13 `j` is set from this call of `fromJsonString`, which can fail with `error`",
+            "P 18:13 this can be an error (`int|error`)",
+        ]
+    );
+}
+
 #[test]
 fn error_values_may_flow_into_error_typed_places() {
     expect(
@@ -1005,6 +1070,136 @@ public function main() {
 }
 
 #[test]
+fn match_narrows_the_subject_after_the_match() {
+    expect(
+        "function leave_nil(int? m) returns int {
+    match m {
+        () => { return 0; }
+        _ => { }
+    }
+    return m + 1;
+}
+function no_catch_all(int? m) returns int {
+    match m {
+        () => { return 0; }
+    }
+    return m + 1;
+}
+function binding(int? m) returns int {
+    match m {
+        () => { return 0; }
+        var n => { m = n; }
+    }
+    return m + 1;
+}
+function guarded(int? m, boolean flag) returns int {
+    match m {
+        () if flag => { return 0; }
+        _ => { }
+    }
+    return m + 1;
+}
+function value_arm_leaves(int|string v) returns int {
+    match v {
+        1 => { return 0; }
+        _ => { }
+    }
+    return v + 1;
+}
+function value_arms_fall_through(int|string|() v) returns int {
+    match v {
+        1 | 2 => { }
+        _ => { return 0; }
+    }
+    return v + 1;
+}
+function union_of_arms(int|string|() v) returns int {
+    match v {
+        () => { return 0; }
+        1 => { }
+        _ => { }
+    }
+    return v + 1;
+}
+function only_nil_falls_through(int? m) returns int {
+    match m {
+        () => { }
+        _ => { return 1; }
+    }
+    return m + 1;
+}
+function in_a_loop(int?[] ms) returns int {
+    int total = 0;
+    foreach var m in ms {
+        match m {
+            () => { continue; }
+            _ => { }
+        }
+        total += m;
+    }
+    return total;
+}
+function upvalue(int? m) returns int {
+    var g = function() returns int {
+        match m {
+            () => { return 0; }
+            _ => { }
+        }
+        return m + 1;
+    };
+    return g();
+}
+",
+        &[
+            // `m = n` ends the narrowing (DECISIONS "Checking").
+            "19:12 flow::type-mismatch",
+            "26:12 flow::type-mismatch",
+            "33:12 flow::type-mismatch",
+            "48:12 flow::type-mismatch",
+            "55:12 flow::type-mismatch",
+        ],
+    );
+}
+
+#[test]
+fn match_joins_the_narrowing_of_the_arms_that_fall_through() {
+    expect(
+        "function both(int x, int? k) returns int {
+    match x {
+        1 => { if k == () { return 0; } }
+        _ => { if k == () { return 1; } }
+    }
+    return k + 1;
+}
+function one(int x, int? k) returns int {
+    match x {
+        1 => { if k == () { return 0; } }
+        _ => { }
+    }
+    return k + 1;
+}
+function assigned_in_a_leaving_arm(int? m, int? k) returns int {
+    if k == () { return 0; }
+    match m {
+        () => { k = (); return 0; }
+        _ => { }
+    }
+    return k + m;
+}
+function assigned_in_a_falling_arm(int x, int? k) returns int {
+    if k == () { return 0; }
+    match x {
+        1 => { k = (); }
+        _ => { }
+    }
+    return k + 1;
+}
+",
+        &["13:12 flow::type-mismatch", "29:12 flow::type-mismatch"],
+    );
+}
+
+#[test]
 fn names_and_scopes() {
     expect(
         "import io;
@@ -1148,6 +1343,39 @@ fn unused_variables_and_unreachable_code_are_warnings() {
         ]
     );
     assert!(r.program.is_some());
+}
+
+#[test]
+fn a_local_that_is_only_assigned_is_unused() {
+    expect(
+        "import io;
+public function main() {
+    int a = 0;
+    a = 1;
+    int b = 0;
+    b += 1;
+    int c = 0;
+    var f = function() { c = 1; };
+    f();
+    int d = 0;
+    var g = function() returns int { return d; };
+    io:println(g());
+    foreach var x in [1, 2] {
+        x = 3;
+    }
+    int _e = 0;
+    _e = 2;
+    int? h = 1;
+    h = ();
+    io:println(h);
+}
+",
+        &[
+            "3:9 flow::unused-variable",
+            "7:9 flow::unused-variable",
+            "13:17 flow::unused-variable",
+        ],
+    );
 }
 
 #[test]

@@ -409,7 +409,8 @@ impl Types {
                 false
             }
             TyKind::Any => !matches!(self.kind(src), TyKind::Error(_) | TyKind::Pending(_)),
-            TyKind::Json => self.json_compatible(src, seen),
+            // A fresh guard: `seen` already holds (src, dst) and would read as a cycle.
+            TyKind::Json => self.json_compatible(src, &mut FxHashSet::default()),
             TyKind::Error(d) => match self.kind(src) {
                 TyKind::Error(s) => self.error_extends(*s, *d),
                 _ => false,
