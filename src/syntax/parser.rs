@@ -86,6 +86,17 @@ impl Ctx {
         for (at, end, err) in errs {
             self.lex_error(at, end, &err);
         }
+        if let Some((l, r)) = too_deep(&toks) {
+            self.diags.push(
+                Diagnostic::new(
+                    Code::Syntax,
+                    self.span(l, r),
+                    format!("expression nested too deeply (more than {MAX_NESTING} levels)"),
+                )
+                .with_help("split the expression into several statements"),
+            );
+            return Vec::new();
+        }
         disambiguate(toks, module_level)
     }
 
@@ -357,6 +368,64 @@ impl Ctx {
         }
         self.expr(ExprKind::Template(parts), l, r)
     }
+}
+
+/// How deeply expressions may nest (brackets plus operator chains). The
+/// checker and compiler recurse over the tree, so this bounds their stack use.
+pub const MAX_NESTING: usize = 5_000;
+
+/// Estimates expression nesting from the tokens alone: every bracket opens a
+/// level, and every operator in a run (`a + b + c ...`) adds one. Returns the
+/// span of the first token beyond [`MAX_NESTING`].
+fn too_deep(toks: &[Spanned<'_>]) -> Option<(usize, usize)> {
+    let mut levels: Vec<usize> = vec![0];
+    let mut chain = 0usize;
+    for (l, t, r) in toks {
+        match t {
+            Tok::LParen | Tok::LBracket | Tok::LBrace | Tok::ArrowParen => {
+                levels.push(chain);
+                chain = 0;
+            }
+            Tok::RParen | Tok::RBracket | Tok::RBrace => {
+                chain = levels.pop().unwrap_or(0);
+                if levels.is_empty() {
+                    levels.push(0);
+                }
+            }
+            Tok::Semi | Tok::Comma => chain = 0,
+            Tok::Plus
+            | Tok::Minus
+            | Tok::Star
+            | Tok::Slash
+            | Tok::Percent
+            | Tok::EqEq
+            | Tok::NotEq
+            | Tok::Lt
+            | Tok::Le
+            | Tok::Gt
+            | Tok::Ge
+            | Tok::AndAnd
+            | Tok::OrOr
+            | Tok::Bang
+            | Tok::Question
+            | Tok::Elvis
+            | Tok::QuestionDot
+            | Tok::Dot
+            | Tok::Arrow
+            | Tok::FatArrow
+            | Tok::Is
+            | Tok::Check
+            | Tok::Checkpanic
+            | Tok::Trap
+            | Tok::Wait
+            | Tok::Start => chain += 1,
+            _ => {}
+        }
+        if levels.len() + chain > MAX_NESTING {
+            return Some((*l, *r));
+        }
+    }
+    None
 }
 
 /// The offset of the `}` closing a hole whose contents start at `start`.

@@ -202,8 +202,7 @@ impl Strand {
     }
 
     fn run_inner(&mut self) -> VmResult<Exit> {
-        let vm = self.vm.clone();
-        let program = vm.program.clone();
+        let program = self.vm.program.clone();
         let types = &program.types;
         let Some(frame) = self.frames.last() else {
             return Ok(Exit::Return(Value::Nil));
@@ -296,14 +295,15 @@ impl Strand {
                     reg!(dst) = v;
                 }
                 Op::LoadConst { dst, k } => {
-                    reg!(dst) = vm.consts.get(k as usize).cloned().unwrap_or_default();
+                    reg!(dst) = self.vm.consts.get(k as usize).cloned().unwrap_or_default();
                 }
                 Op::LoadNil { dst } => reg!(dst) = Value::Nil,
                 Op::LoadBool { dst, v } => reg!(dst) = Value::Bool(v),
                 Op::LoadInt { dst, v } => set_int(&mut reg!(dst), v as i64),
                 Op::LoadUndefined { dst } => reg!(dst) = Value::Undefined,
                 Op::LoadGlobal { dst, g } => {
-                    let v = vm
+                    let v = self
+                        .vm
                         .globals
                         .borrow()
                         .get(g as usize)
@@ -313,7 +313,7 @@ impl Strand {
                 }
                 Op::StoreGlobal { g, src } => {
                     let v = reg!(src).clone();
-                    if let Some(slot) = vm.globals.borrow_mut().get_mut(g as usize) {
+                    if let Some(slot) = self.vm.globals.borrow_mut().get_mut(g as usize) {
                         *slot = v;
                     }
                 }
@@ -577,11 +577,11 @@ impl Strand {
                     argc,
                 } => {
                     let start = base + args as usize;
-                    let Some(nf) = vm.natives.get(native as usize) else {
+                    let Some(nf) = self.vm.natives.get(native as usize) else {
                         fail!(Panic::msg("internal: unbound native function"))
                     };
                     save_pc!();
-                    match nf(&vm, &self.regs[start..start + argc as usize]) {
+                    match nf(&self.vm, &self.regs[start..start + argc as usize]) {
                         NativeResult::Ready(Ok(v)) => reg!(dst) = v,
                         NativeResult::Ready(Err(p)) => return Err(p),
                         NativeResult::Suspend(fut) => {
@@ -608,10 +608,10 @@ impl Strand {
                     save_pc!();
                     if let Some(native) = proto.native {
                         let start = base + args as usize;
-                        let Some(nf) = vm.natives.get(native as usize) else {
+                        let Some(nf) = self.vm.natives.get(native as usize) else {
                             fail!(Panic::msg("internal: unbound native function"))
                         };
-                        match nf(&vm, &self.regs[start..start + argc as usize]) {
+                        match nf(&self.vm, &self.regs[start..start + argc as usize]) {
                             NativeResult::Ready(Ok(v)) => reg!(dst) = v,
                             NativeResult::Ready(Err(p)) => return Err(p),
                             NativeResult::Suspend(fut) => {
@@ -690,7 +690,7 @@ impl Strand {
                 }
                 Op::NewMap { dst, keys, args, n } => {
                     let start = base + args as usize;
-                    let ks = vm.keys(keys);
+                    let ks = self.vm.keys(keys);
                     let mut m = MapObj::with_capacity_and_hasher(n as usize, Default::default());
                     for (i, k) in ks.iter().enumerate().take(n as usize) {
                         m.insert(Str::from(&**k), self.regs[start + i].clone());
@@ -719,7 +719,7 @@ impl Strand {
                         v => Some(v.clone()),
                     };
                     let mut detail = MapObj::default();
-                    for (i, k) in vm.keys(keys).iter().enumerate().take(n as usize) {
+                    for (i, k) in self.vm.keys(keys).iter().enumerate().take(n as usize) {
                         detail.insert(Str::from(&**k), self.regs[start + 2 + i].clone());
                     }
                     reg!(dst) = Value::Error(Rc::new(ErrorObj {
@@ -802,7 +802,12 @@ impl Strand {
                             .cloned()
                             .unwrap_or_default(),
                         other => {
-                            let key = vm.consts.get(name as usize).cloned().unwrap_or_default();
+                            let key = self
+                                .vm
+                                .consts
+                                .get(name as usize)
+                                .cloned()
+                                .unwrap_or_default();
                             json_get(other, &key, &program.types)
                         }
                     };
@@ -821,7 +826,12 @@ impl Strand {
                             let i = if r.rec.0 == rec {
                                 Some(idx as usize)
                             } else {
-                                let key = vm.consts.get(name as usize).cloned().unwrap_or_default();
+                                let key = self
+                                    .vm
+                                    .consts
+                                    .get(name as usize)
+                                    .cloned()
+                                    .unwrap_or_default();
                                 match key {
                                     Value::Str(k) => program.types.record(r.rec).field_index(&k),
                                     _ => None,
@@ -833,7 +843,7 @@ impl Strand {
                             }
                         }
                         Value::Map(m) => {
-                            if let Some(Value::Str(k)) = vm.consts.get(name as usize) {
+                            if let Some(Value::Str(k)) = self.vm.consts.get(name as usize) {
                                 m.borrow_mut().insert(k.clone(), v);
                             }
                         }
