@@ -515,6 +515,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn deeply_nested_expressions_are_a_syntax_error_not_a_crash() {
+        let src = format!(
+            "function f() returns int {{ return 1{}; }}",
+            " + 1".repeat(MAX_NESTING + 10)
+        );
+        let (_, d) = parse_module(&src, FileId(0));
+        assert_eq!(d.len(), 1);
+        assert!(d[0].message.contains("nested too deeply"), "{}", d[0].message);
+        let ok = format!("function f() returns int {{ return 1{}; }}", " + 1".repeat(1000));
+        assert!(parse_module(&ok, FileId(0)).1.is_empty());
+    }
+
+    #[test]
     fn parses_sample_file() {
         let path = std::env::var("FLOW_PARSE_SAMPLE").unwrap_or_default();
         if path.is_empty() {
