@@ -440,41 +440,52 @@ impl Strand {
                     };
                     reg!(dst) = v;
                 }
-                Op::AddDuration { dst, a, b } => match (&reg!(a), &reg!(b)) {
-                    (Value::Duration(x), Value::Duration(y)) => match x.checked_add(*y) {
-                        Some(v) => reg!(dst) = Value::Duration(v),
-                        None => fail!(Panic::msg("duration overflow")),
-                    },
-                    (x, y) => fail!(type_panic("duration", x, y)),
-                },
-                Op::MulDurationInt { dst, a, b } => match (&reg!(a), &reg!(b)) {
-                    (Value::Duration(x), Value::Int(y)) => match x.checked_mul(*y) {
-                        Some(v) if v >= 0 => reg!(dst) = Value::Duration(v),
-                        Some(_) => fail!(Panic::msg("negative duration")),
-                        None => fail!(Panic::msg("duration overflow")),
-                    },
-                    (x, y) => fail!(type_panic("duration", x, y)),
-                },
-                Op::MulDurationFloat { dst, a, b } => match (&reg!(a), &reg!(b)) {
-                    (Value::Duration(x), Value::Float(y)) => {
-                        let v = (*x as f64 * y).round();
-                        if v.is_nan() || v >= i64::MAX as f64 {
-                            fail!(Panic::msg("duration overflow"))
-                        } else if v < 0.0 {
-                            fail!(Panic::msg("negative duration"))
-                        }
-                        reg!(dst) = Value::Duration(v as i64);
+                Op::AddDuration { dst, a, b } => {
+                    let v = match (&reg!(a), &reg!(b)) {
+                        (Value::Duration(x), Value::Duration(y)) => duration(x.checked_add(*y)),
+                        (x, y) => Err(type_panic("duration", x, y)),
+                    };
+                    match v {
+                        Ok(v) => reg!(dst) = v,
+                        Err(p) => fail!(p),
                     }
-                    (x, y) => fail!(type_panic("duration", x, y)),
-                },
-                Op::DivDurationInt { dst, a, b } => match (&reg!(a), &reg!(b)) {
-                    (Value::Duration(x), Value::Int(y)) => match x.checked_div(*y) {
-                        Some(v) if v >= 0 => reg!(dst) = Value::Duration(v),
-                        Some(_) => fail!(Panic::msg("negative duration")),
-                        None => fail!(Panic::msg("division by zero")),
-                    },
-                    (x, y) => fail!(type_panic("duration", x, y)),
-                },
+                }
+                Op::MulDurationInt { dst, a, b } => {
+                    let v = match (&reg!(a), &reg!(b)) {
+                        (Value::Duration(x), Value::Int(y)) => duration(x.checked_mul(*y)),
+                        (x, y) => Err(type_panic("duration", x, y)),
+                    };
+                    match v {
+                        Ok(v) => reg!(dst) = v,
+                        Err(p) => fail!(p),
+                    }
+                }
+                Op::MulDurationFloat { dst, a, b } => {
+                    let v = match (&reg!(a), &reg!(b)) {
+                        (Value::Duration(x), Value::Float(y)) => {
+                            let v = (*x as f64 * y).round();
+                            duration(
+                                (v.is_finite() && v.abs() < i64::MAX as f64).then_some(v as i64),
+                            )
+                        }
+                        (x, y) => Err(type_panic("duration", x, y)),
+                    };
+                    match v {
+                        Ok(v) => reg!(dst) = v,
+                        Err(p) => fail!(p),
+                    }
+                }
+                Op::DivDurationInt { dst, a, b } => {
+                    let v = match (&reg!(a), &reg!(b)) {
+                        (Value::Duration(_), Value::Int(0)) => Err(Panic::msg("division by zero")),
+                        (Value::Duration(x), Value::Int(y)) => duration(x.checked_div(*y)),
+                        (x, y) => Err(type_panic("duration", x, y)),
+                    };
+                    match v {
+                        Ok(v) => reg!(dst) = v,
+                        Err(p) => fail!(p),
+                    }
+                }
                 Op::NegInt { dst, a } => match &reg!(a) {
                     Value::Int(x) => match x.checked_neg() {
                         Some(v) => reg!(dst) = Value::Int(v),
@@ -1053,6 +1064,15 @@ impl Strand {
 impl From<u32> for crate::check::tir::FuncId {
     fn from(v: u32) -> Self {
         crate::check::tir::FuncId(v)
+    }
+}
+
+/// A duration result: overflow (`None`) and negative values panic.
+fn duration(v: Option<i64>) -> VmResult<Value> {
+    match v {
+        Some(v) if v >= 0 => Ok(Value::Duration(v)),
+        Some(_) => Err(Panic::msg("negative duration")),
+        None => Err(Panic::msg("duration overflow")),
     }
 }
 
