@@ -522,8 +522,15 @@ mod tests {
         );
         let (_, d) = parse_module(&src, FileId(0));
         assert_eq!(d.len(), 1);
-        assert!(d[0].message.contains("nested too deeply"), "{}", d[0].message);
-        let ok = format!("function f() returns int {{ return 1{}; }}", " + 1".repeat(1000));
+        assert!(
+            d[0].message.contains("nested too deeply"),
+            "{}",
+            d[0].message
+        );
+        let ok = format!(
+            "function f() returns int {{ return 1{}; }}",
+            " + 1".repeat(1000)
+        );
         assert!(parse_module(&ok, FileId(0)).1.is_empty());
     }
 
