@@ -535,10 +535,21 @@ impl Checker {
                 let gl = &self.globals[g.0 as usize];
                 if gl.is_final {
                     let gi = &self.ginfo[g.0 as usize];
-                    let what = if gi.is_const {
-                        "a constant"
+                    let (what, help) = if gi.is_const {
+                        (
+                            "a constant",
+                            "declare a module variable with `var` if it must change",
+                        )
+                    } else if gi.is_configurable {
+                        (
+                            "a configurable",
+                            "a configurable is set before `main` and never changes; copy it to a `var` to change the copy",
+                        )
                     } else {
-                        "declared `final`"
+                        (
+                            "declared `final`",
+                            "declare a module variable with `var` if it must change",
+                        )
                     };
                     let decl = gi.span;
                     self.report(
@@ -548,7 +559,7 @@ impl Checker {
                             format!("cannot assign to `{name}`: it is {what}"),
                         )
                         .with_label(decl, "declared here")
-                        .with_help("declare a module variable with `var` if it must change"),
+                        .with_help(help),
                     );
                     return None;
                 }

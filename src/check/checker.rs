@@ -121,6 +121,8 @@ pub(crate) struct GlobalInfo {
     pub initialised: bool,
     /// Declared with `const`.
     pub is_const: bool,
+    /// Declared with `configurable` (§5.4).
+    pub is_configurable: bool,
 }
 
 /// Default values of a record type's fields.
@@ -162,6 +164,8 @@ pub(crate) struct Checker {
     pub fns: Vec<FnCtx>,
     /// The module whose names are in scope outside any function.
     pub cur_module: usize,
+    /// Configurables found by the initialiser pass (§5.4).
+    pub configurables: Vec<tir::Configurable>,
 }
 
 impl Checker {
@@ -181,6 +185,7 @@ impl Checker {
             record_defaults: FxHashMap::default(),
             fns: Vec::new(),
             cur_module: 0,
+            configurables: Vec::new(),
         }
     }
 

@@ -1,7 +1,7 @@
 //! Top-level declarations: collecting the names of every module, function
 //! signatures (including `@native` and `@numeric` stdlib functions),
-//! constants and module variables (lowered into the initialiser function in
-//! dependency order), function and test bodies, and `main`.
+//! constants, module variables and configurables (lowered into the
+//! initialiser function in dependency order), function and test bodies, and `main`.
 
 use super::checker::{
     Checker, FnSig, GlobalInfo, ItemEntry, ItemRef, ModuleInfo, ParamSig, TypeDeclInfo, TypeState,
@@ -10,7 +10,7 @@ use super::modules::{LoadedModule, ModKind};
 use super::narrow::AssignInfo;
 use super::scope::{FnCtx, LocalKind};
 use super::tir::{self, FuncId, GlobalId, NativeId, Place, StmtKind};
-use super::types::{FnType, TyId, TyKind};
+use super::types::{ErrorId, FnType, TyId, TyKind};
 use crate::diagnostics::{Code, Diagnostic};
 use crate::syntax::ast::{self, Ident, ItemKind, Name, ParamKind};
 use crate::syntax::span::Span;
@@ -23,7 +23,7 @@ use std::rc::Rc;
 pub(crate) struct Decls {
     /// Declared functions: id, module, item index.
     pub funcs: Vec<(FuncId, usize, usize)>,
-    /// Constants and module variables: id, module, item index.
+    /// Constants, module variables and configurables: id, module, item index.
     pub globals: Vec<(GlobalId, usize, usize)>,
     /// Tests: module, item index.
     pub tests: Vec<(usize, usize)>,
@@ -60,6 +60,7 @@ impl Checker {
                             span: d.name.span,
                             initialised: false,
                             is_const,
+                            is_configurable: false,
                         });
                         self.add_item(mi, &d.name, ItemRef::Global(g), item.public);
                         decls.globals.push((g, mi, ii));
@@ -79,12 +80,22 @@ impl Checker {
                         decls.funcs.push((f, mi, ii));
                     }
                     ItemKind::Configurable(c) => {
-                        self.error(
-                            Code::UnknownName,
-                            c.name.span,
-                            "`configurable` declarations are not supported yet",
-                        );
-                        self.add_item(mi, &c.name, ItemRef::Unsupported, item.public);
+                        let g = GlobalId(self.globals.len() as u32);
+                        let name = self.modules[mi].qualify(&c.name.name);
+                        self.globals.push(tir::Global {
+                            name,
+                            ty: TyId::NEVER,
+                            is_final: true,
+                        });
+                        self.ginfo.push(GlobalInfo {
+                            module: mi,
+                            span: c.name.span,
+                            initialised: false,
+                            is_const: false,
+                            is_configurable: true,
+                        });
+                        self.add_item(mi, &c.name, ItemRef::Global(g), item.public);
+                        decls.globals.push((g, mi, ii));
                     }
                     ItemKind::Endpoint(e) => {
                         self.error(
@@ -355,6 +366,11 @@ impl Checker {
             self.cur_module = mi;
             self.fx().module = mi;
             let item = &mods[mi].ast.items[ii];
+            if let ItemKind::Configurable(c) = &item.kind {
+                let stmt = self.configurable(g, c, item.span);
+                body.push(stmt);
+                continue;
+            }
             let (ItemKind::Const(d) | ItemKind::Var(d)) = &item.kind else {
                 continue;
             };
@@ -421,6 +437,99 @@ impl Checker {
             native: None,
         });
         init
+    }
+
+    /// Checks a `configurable` declaration (§5.4), records it in
+    /// [`Checker::configurables`] and returns its initialisation:
+    /// `if g is () { g = default }`, or for a required one
+    /// `if g is () { panic error("...") }` (see [`tir::Configurable`]).
+    fn configurable(&mut self, g: GlobalId, c: &ast::ConfigurableDecl, span: Span) -> tir::Stmt {
+        let ty = self.resolve_type(&c.ty);
+        let kind = self.config_kind(ty);
+        if kind.is_none() && !self.is_poison(ty) {
+            self.report(
+                Diagnostic::new(
+                    Code::TypeMismatch,
+                    c.ty.span,
+                    format!("a configurable cannot have type `{}`", self.show(ty)),
+                )
+                .with_help(
+                    "a configurable has type `int`, `float`, `boolean`, `string`, `duration`, `string[]` or `int[]`",
+                ),
+            );
+        }
+        let fill = match &c.default {
+            Some(e) => {
+                self.fx().assign_info = Rc::new(AssignInfo::scan_expr(e));
+                let v = self.expr(e, Some(ty));
+                let value = self.coerce(v, ty);
+                StmtKind::Assign {
+                    place: Place::Global(g),
+                    value,
+                }
+            }
+            None => {
+                let message = format!("configurable `{}` is required", c.name.name);
+                let message = tir::Expr::lit(tir::Literal::Str(message.into()), TyId::STRING, span);
+                StmtKind::Panic(tir::Expr {
+                    kind: tir::ExprKind::ErrorNew {
+                        error: ErrorId(0),
+                        message: Box::new(message),
+                        cause: None,
+                        detail: Vec::new(),
+                    },
+                    ty: TyId::ERROR,
+                    span,
+                })
+            }
+        };
+        self.globals[g.0 as usize].ty = ty;
+        self.ginfo[g.0 as usize].initialised = true;
+        if let Some(kind) = kind {
+            self.configurables.push(tir::Configurable {
+                name: c.name.name.clone(),
+                global: g,
+                kind,
+                required: c.default.is_none(),
+            });
+        }
+        let read = tir::Expr {
+            kind: tir::ExprKind::Global(g),
+            ty,
+            span,
+        };
+        tir::Stmt {
+            kind: StmtKind::If {
+                cond: tir::Expr {
+                    kind: tir::ExprKind::Is(Box::new(read), TyId::NIL),
+                    ty: TyId::BOOLEAN,
+                    span,
+                },
+                then: tir::Block {
+                    stmts: vec![tir::Stmt { kind: fill, span }],
+                },
+                otherwise: tir::Block::default(),
+            },
+            span,
+        }
+    }
+
+    /// The configurable type `ty` is, if it is one.
+    fn config_kind(&self, ty: TyId) -> Option<tir::ConfigKind> {
+        use tir::ConfigKind as K;
+        Some(match self.types.kind(ty) {
+            TyKind::Int => K::Int,
+            TyKind::Float => K::Float,
+            TyKind::Boolean => K::Boolean,
+            TyKind::String => K::String,
+            TyKind::Duration => K::Duration,
+            TyKind::Array(e) => match self.types.kind(*e) {
+                TyKind::String => K::StringArray,
+                TyKind::Int => K::IntArray,
+                _ => return None,
+            },
+            _ => return None,
+        })
     }
 
     /// Reports a `const` initialiser that is not a constant expression.

@@ -126,6 +126,7 @@ fn finish(loaded: modules::Loaded) -> CheckResult {
             .map(|(n, f, _)| (n, f))
             .collect(),
         record_defaults,
+        configurables: c.configurables,
     };
     CheckResult {
         program: Some(program),

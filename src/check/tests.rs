@@ -1487,12 +1487,59 @@ fn methods_need_narrowing_on_unions() {
 #[test]
 fn unsupported_declarations_are_reported() {
     expect(
-        "configurable int port = 8080;
+        "endpoint e = f();
 public function main() {
     retry (count = 3) { }
 }
 ",
-        &["1:18 flow::unknown-name", "3:5 flow::unknown-name"],
+        &["1:10 flow::unknown-name", "3:5 flow::unknown-name"],
+    );
+}
+
+#[test]
+fn configurables_are_checked() {
+    expect(
+        "configurable int port = 8080;
+configurable string key = ?;
+configurable string[] hosts = [];
+configurable duration pause = 2s;
+configurable map<string> m = {};
+configurable int? maybe = ();
+configurable float ratio = \"x\";
+function f() {
+    port = 1;
+    int p = port + key.length() + hosts.length() + pause.milliseconds();
+    _ = p;
+}
+",
+        &[
+            "5:14 flow::type-mismatch",
+            "6:14 flow::type-mismatch",
+            "7:28 flow::type-mismatch",
+            "9:5 flow::assign-to-final",
+        ],
+    );
+}
+
+#[test]
+fn configurables_are_listed_in_the_program() {
+    let p = program(
+        "configurable int port = 8080;
+configurable string key = ?;
+public function main() { }
+",
+    );
+    let names: Vec<(String, tir::ConfigKind, bool)> = p
+        .configurables
+        .iter()
+        .map(|c| (c.name.to_string(), c.kind, c.required))
+        .collect();
+    assert_eq!(
+        names,
+        vec![
+            ("port".to_string(), tir::ConfigKind::Int, false),
+            ("key".to_string(), tir::ConfigKind::String, true),
+        ]
     );
 }
 

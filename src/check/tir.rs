@@ -55,6 +55,64 @@ pub struct Program {
     /// on each call), `None` when the field has no default. Records past the
     /// end of the vector have no defaults.
     pub record_defaults: Vec<Vec<Option<FuncId>>>,
+    /// The configurables of all modules, in initialisation order (§5.4).
+    pub configurables: Vec<Configurable>,
+}
+
+/// A `configurable` declaration (§5.4): a `final` module variable whose value
+/// may be supplied from outside the program.
+///
+/// Protocol with the runtime: before the initialiser runs, the runtime
+/// stores each supplied value in the configurable's global (globals start
+/// as `()`, which no configurable type admits). The initialiser assigns the
+/// default only while the global still holds `()`; for a required
+/// configurable it panics instead (only reachable when a host did not
+/// resolve the configurables).
+#[derive(Debug, Clone)]
+pub struct Configurable {
+    /// The name values are looked up by: the declared name, without any
+    /// module prefix (also for configurables of imported file modules).
+    pub name: Name,
+    /// Its module variable.
+    pub global: GlobalId,
+    /// Its declared type.
+    pub kind: ConfigKind,
+    /// Declared `= ?`: a value must be supplied.
+    pub required: bool,
+}
+
+/// The types a configurable may have (§5.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfigKind {
+    /// `int`
+    Int,
+    /// `float`
+    Float,
+    /// `boolean`
+    Boolean,
+    /// `string`
+    String,
+    /// `duration`
+    Duration,
+    /// `string[]`
+    StringArray,
+    /// `int[]`
+    IntArray,
+}
+
+impl ConfigKind {
+    /// The type as written in Flow (`int`, `string[]`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            ConfigKind::Int => "int",
+            ConfigKind::Float => "float",
+            ConfigKind::Boolean => "boolean",
+            ConfigKind::String => "string",
+            ConfigKind::Duration => "duration",
+            ConfigKind::StringArray => "string[]",
+            ConfigKind::IntArray => "int[]",
+        }
+    }
 }
 
 /// A native function's name and signature.

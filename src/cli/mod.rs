@@ -3,6 +3,7 @@
 use crate::check::{self, CheckResult};
 use crate::compile::{compile, CompiledProgram};
 use crate::diagnostics::Diagnostic;
+use crate::runtime::config::{self, ConfigError, ConfigSources};
 use crate::runtime::{self, Outcome};
 use crate::syntax::span::SourceMap;
 use crate::vm::machine::{HostIo, Limits};
@@ -148,11 +149,38 @@ fn limits() -> Limits {
     }
 }
 
+/// The configurable sources of the command line (`-C`, `--config`).
+fn config_sources(options: &RunOptions) -> Result<ConfigSources, ConfigError> {
+    let assignments = options
+        .config_values
+        .iter()
+        .map(|a| config::parse_assignment(a))
+        .collect::<Result<_, _>>()?;
+    Ok(ConfigSources {
+        assignments,
+        file: options.config.clone(),
+    })
+}
+
+/// Prints a configuration error and returns its exit code.
+fn config_failure(e: &ConfigError) -> i32 {
+    eprintln!("{e}");
+    e.exit_code()
+}
+
 fn run(file: &Path, args: Vec<String>, options: &RunOptions) -> i32 {
+    let sources = match config_sources(options) {
+        Ok(s) => s,
+        Err(e) => return config_failure(&e),
+    };
     let program = match build(file) {
         Ok(p) => p,
         Err(code) => return code,
     };
+    let names = program.configurables.iter().map(|c| &*c.name);
+    if let Err(e) = config::check_names(names, &sources) {
+        return config_failure(&e);
+    }
     if program.main.is_none() {
         eprintln!(
             "error: {} has nothing to run: declare `public function main()` or a service",
@@ -174,6 +202,9 @@ fn run(file: &Path, args: Vec<String>, options: &RunOptions) -> i32 {
     };
     if let Some(level) = crate::stdlib::log_level(&options.log_level) {
         vm.log_level.set(level);
+    }
+    if let Err(e) = config::configure(&vm, &sources) {
+        return config_failure(&e);
     }
     let outcome = runtime::run_main(vm, args);
     if let Outcome::Failure(text) = &outcome {
@@ -236,16 +267,27 @@ fn test_files(path: &Path) -> Vec<PathBuf> {
 }
 
 fn test(path: &Path, options: &RunOptions) -> i32 {
+    let sources = match config_sources(options) {
+        Ok(s) => s,
+        Err(e) => return config_failure(&e),
+    };
     let (mut passed, mut failed) = (0usize, 0usize);
     let mut worst = 0;
+    let mut programs = Vec::new();
     for file in test_files(path) {
-        let program = match build(&file) {
-            Ok(p) => p,
-            Err(code) => {
-                worst = worst.max(code);
-                continue;
-            }
-        };
+        match build(&file) {
+            Ok(p) => programs.push(p),
+            Err(code) => worst = worst.max(code),
+        }
+    }
+    // A `-C` name must belong to at least one of the programs tested.
+    let names = programs
+        .iter()
+        .flat_map(|p| p.configurables.iter().map(|c| &*c.name));
+    if let Err(e) = config::check_names(names, &sources) {
+        return config_failure(&e);
+    }
+    for program in programs {
         if program.tests.is_empty() {
             continue;
         }
@@ -264,6 +306,10 @@ fn test(path: &Path, options: &RunOptions) -> i32 {
         };
         if let Some(level) = crate::stdlib::log_level(&options.log_level) {
             vm.log_level.set(level);
+        }
+        if let Err(e) = config::configure(&vm, &sources) {
+            worst = worst.max(config_failure(&e));
+            continue;
         }
         match runtime::run_tests(vm) {
             Ok(results) => {

@@ -42,6 +42,7 @@ pub fn compile(program: tir::Program, sources: Arc<SourceMap>) -> CompiledProgra
             .iter()
             .map(|fields| fields.iter().map(|f| f.map(|f| f.0)).collect())
             .collect(),
+        configurables: program.configurables,
         types: program.types,
         sources,
     }

@@ -4,7 +4,7 @@
 //! compilation can be run by many VM instances on many threads.
 
 use super::op::Op;
-use crate::check::tir::{Capture, NativeDecl};
+use crate::check::tir::{Capture, Configurable, NativeDecl};
 use crate::check::types::Types;
 use crate::syntax::span::{SourceMap, Span};
 use std::sync::Arc;
@@ -73,6 +73,9 @@ pub struct CompiledProgram {
     pub tests: Vec<(String, u32)>,
     /// For each record type, per field: the function computing its default.
     pub record_defaults: Vec<Vec<Option<u32>>>,
+    /// Configurables, resolved by the runtime before the initialiser runs
+    /// (`runtime::config`, §5.4).
+    pub configurables: Vec<Configurable>,
     /// The sources (for stack traces).
     pub sources: Arc<SourceMap>,
 }

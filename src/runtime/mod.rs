@@ -5,6 +5,8 @@
 //! current-thread tokio runtime with a `LocalSet`, so strands (`!Send`
 //! values) can suspend and resume on it.
 
+pub mod config;
+pub mod http;
 pub mod resilience;
 
 use crate::check::types::Types;

@@ -474,7 +474,45 @@ fn lex_float<'a>(lex: &mut Lexer<'a, Tok<'a>>) -> Result<f64, LexError> {
 
 fn lex_duration<'a>(lex: &mut Lexer<'a, Tok<'a>>) -> Result<i64, LexError> {
     reject_suffix(lex)?;
-    let text: String = lex.slice().chars().filter(|c| *c != '_').collect();
+    duration_nanos(lex.slice()).ok_or_else(|| {
+        LexError::new(LexErrorKind::InvalidNumber(format!(
+            "duration literal `{}` is out of range",
+            lex.slice()
+        )))
+    })
+}
+
+/// Parses a duration literal (`250ms`, `1.5s`, `2m`, `1h`, `1_000ms`: digits
+/// with optional `_` separators and fraction, then one of the units `ms`,
+/// `s`, `m`, `h`) into nanoseconds, exactly as the lexer reads it in source
+/// code. `None` when `text` is not such a literal or is out of range.
+/// Used for configurable values (§5.4).
+pub fn parse_duration(text: &str) -> Option<i64> {
+    let unit_len = if text.ends_with("ms") {
+        2
+    } else if text.ends_with(['s', 'm', 'h']) {
+        1
+    } else {
+        return None;
+    };
+    let num = &text[..text.len() - unit_len];
+    let (int_part, frac) = match num.split_once('.') {
+        Some((i, f)) => (i, Some(f)),
+        None => (num, None),
+    };
+    let int_ok = int_part.starts_with(|c: char| c.is_ascii_digit())
+        && int_part.chars().all(|c| c.is_ascii_digit() || c == '_');
+    let frac_ok = frac.is_none_or(|f| !f.is_empty() && f.chars().all(|c| c.is_ascii_digit()));
+    if !(int_ok && frac_ok) {
+        return None;
+    }
+    duration_nanos(text)
+}
+
+/// Nanoseconds of a duration literal already known to match the lexer's
+/// pattern; `None` when out of range.
+fn duration_nanos(literal: &str) -> Option<i64> {
+    let text: String = literal.chars().filter(|c| *c != '_').collect();
     let (num, unit_nanos) = if let Some(n) = text.strip_suffix("ms") {
         (n, 1_000_000f64)
     } else if let Some(n) = text.strip_suffix('s') {
@@ -486,22 +524,16 @@ fn lex_duration<'a>(lex: &mut Lexer<'a, Tok<'a>>) -> Result<i64, LexError> {
     } else {
         (text.as_str(), 1f64)
     };
-    let bad = || {
-        LexError::new(LexErrorKind::InvalidNumber(format!(
-            "duration literal `{}` is out of range",
-            lex.slice()
-        )))
-    };
     if num.contains('.') {
-        let v: f64 = num.parse().map_err(|_| bad())?;
+        let v: f64 = num.parse().ok()?;
         let nanos = (v * unit_nanos).round();
         if !nanos.is_finite() || nanos >= i64::MAX as f64 {
-            return Err(bad());
+            return None;
         }
-        Ok(nanos as i64)
+        Some(nanos as i64)
     } else {
-        let v: i64 = num.parse().map_err(|_| bad())?;
-        v.checked_mul(unit_nanos as i64).ok_or_else(bad)
+        let v: i64 = num.parse().ok()?;
+        v.checked_mul(unit_nanos as i64)
     }
 }
 
@@ -714,6 +746,21 @@ mod tests {
                 Tok::Float(2.0e-3),
             ]
         );
+    }
+
+    #[test]
+    fn duration_text_parses_like_a_literal() {
+        assert_eq!(parse_duration("250ms"), Some(250_000_000));
+        assert_eq!(parse_duration("1.5s"), Some(1_500_000_000));
+        assert_eq!(parse_duration("1_000ms"), Some(1_000_000_000));
+        assert_eq!(parse_duration("2m"), Some(120_000_000_000));
+        assert_eq!(parse_duration("1h"), Some(3_600_000_000_000));
+        for bad in [
+            "", "ms", "5", "5x", "-1s", "+1s", ".5s", "1.s", "1e3ms", "_1s", "1 s", "1m30s",
+        ] {
+            assert_eq!(parse_duration(bad), None, "{bad}");
+        }
+        assert_eq!(parse_duration("99999999999999h"), None);
     }
 
     #[test]

@@ -1,0 +1,147 @@
+//! The transport: the innermost layer, which sends one prepared request and
+//! reads the whole response. [`ReqwestTransport`] is the real one (one
+//! pooled keep-alive `reqwest::Client` per endpoint); tests and embeddings
+//! may supply their own [`Transport`] (a mock endpoint).
+
+use super::{HostPolicy, Method, Response, Url};
+use std::future::Future;
+use std::pin::Pin;
+
+/// A request ready to send: the full URL and the merged headers (endpoint
+/// headers, then the request's, then `content-type` for the body unless
+/// set).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outgoing {
+    /// The method.
+    pub method: Method,
+    /// The full URL: base URL, path and query.
+    pub url: Url,
+    /// The headers, in order.
+    pub headers: Vec<(String, String)>,
+    /// The body bytes, if any.
+    pub body: Option<Vec<u8>>,
+}
+
+/// Why a send failed below HTTP.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TransportError {
+    /// Could not connect, the connection was reset or closed early, or the
+    /// name did not resolve.
+    #[error("{0}")]
+    Connection(String),
+    /// The transport gave up waiting (the engine's own per-attempt timeout
+    /// usually fires first).
+    #[error("timed out")]
+    Timeout,
+}
+
+/// The future of one send.
+pub type TransportFuture = Pin<Box<dyn Future<Output = Result<Response, TransportError>> + Send>>;
+
+/// Sends requests. Dropping the returned future cancels the request.
+pub trait Transport: Send + Sync + 'static {
+    /// Sends `request` and reads the whole response.
+    fn send(&self, request: Outgoing) -> TransportFuture;
+}
+
+/// The `reqwest` transport: one connection pool with keep-alive, no TLS, no
+/// automatic retries (the engine's retry layer counts every attempt), up to
+/// ten redirects to hosts the [`HostPolicy`] allows.
+#[derive(Debug, Clone)]
+pub struct ReqwestTransport {
+    client: reqwest::Client,
+}
+
+/// Redirects followed at most.
+const MAX_REDIRECTS: usize = 10;
+
+impl ReqwestTransport {
+    /// A transport whose redirects stay within `hosts`; with `env_proxy`,
+    /// the `HTTP_PROXY` / `NO_PROXY` environment variables are honoured.
+    pub fn new(hosts: HostPolicy, env_proxy: bool) -> Result<ReqwestTransport, String> {
+        let redirect = reqwest::redirect::Policy::custom(move |attempt| {
+            if attempt.previous().len() >= MAX_REDIRECTS {
+                attempt.error(format!("more than {MAX_REDIRECTS} redirects"))
+            } else if attempt.url().scheme() != "http"
+                || !hosts.allows(attempt.url().host_str().unwrap_or_default())
+            {
+                // Not followed: the 3xx response is returned as is.
+                attempt.stop()
+            } else {
+                attempt.follow()
+            }
+        });
+        let mut builder = reqwest::Client::builder()
+            .redirect(redirect)
+            .retry(reqwest::retry::never())
+            .pool_idle_timeout(std::time::Duration::from_secs(90))
+            .tcp_nodelay(true)
+            .http1_only();
+        if !env_proxy {
+            builder = builder.no_proxy();
+        }
+        let client = builder
+            .build()
+            .map_err(|e| format!("cannot create the HTTP client: {}", describe(&e)))?;
+        Ok(ReqwestTransport { client })
+    }
+}
+
+impl Transport for ReqwestTransport {
+    fn send(&self, request: Outgoing) -> TransportFuture {
+        let mut builder = self.client.request(request.method, request.url);
+        for (name, value) in &request.headers {
+            builder = builder.header(name.as_str(), value.as_str());
+        }
+        if let Some(body) = request.body {
+            builder = builder.body(body);
+        }
+        Box::pin(async move {
+            let response = builder.send().await.map_err(classify)?;
+            let status = response.status().as_u16();
+            let headers: Vec<(String, String)> = response
+                .headers()
+                .iter()
+                .map(|(n, v)| {
+                    (
+                        n.as_str().to_string(),
+                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                    )
+                })
+                .collect();
+            let content_type = headers
+                .iter()
+                .find(|(n, _)| n == "content-type")
+                .map(|(_, v)| v.clone());
+            let body = response.bytes().await.map_err(classify)?;
+            Ok(Response {
+                status,
+                headers,
+                body: body.into(),
+                content_type,
+            })
+        })
+    }
+}
+
+fn classify(e: reqwest::Error) -> TransportError {
+    if e.is_timeout() {
+        TransportError::Timeout
+    } else {
+        TransportError::Connection(describe(&e))
+    }
+}
+
+/// The error and its causes, `: `-separated, without repeating the URL.
+fn describe(e: &reqwest::Error) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        let text = s.to_string();
+        if parts.last() != Some(&text) {
+            parts.push(text);
+        }
+        source = s.source();
+    }
+    parts.join(": ")
+}
