@@ -14,11 +14,20 @@ use std::sync::Arc;
 /// Compiles a checked program.
 pub fn compile(program: tir::Program, sources: Arc<SourceMap>) -> CompiledProgram {
     let mut pool = ConstPool::default();
-    let functions = program
+    let mut functions: Vec<Proto> = program
         .functions
         .iter()
         .map(|f| FnBuilder::new(&program, &mut pool, f).build(f))
         .collect();
+    // Direct calls carry the callee's frame size, known only now.
+    let sizes: Vec<u16> = functions.iter().map(|p| p.nregs).collect();
+    for p in &mut functions {
+        for op in &mut p.code {
+            if let Op::CallFunc { func, nregs, .. } = op {
+                *nregs = sizes.get(*func as usize).copied().unwrap_or(u16::MAX);
+            }
+        }
+    }
     CompiledProgram {
         functions,
         consts: pool.consts,
@@ -981,6 +990,7 @@ impl<'a> FnBuilder<'a> {
                     func: f.0,
                     args: base,
                     argc,
+                    nregs: 0,
                 });
             }
             (Callee::Value(_), Some(c)) => {

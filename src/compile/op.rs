@@ -114,11 +114,13 @@ pub enum Op {
     JumpIfDefined { r: Reg, off: i32 },
 
     /// Calls function `func` with `argc` arguments in `args..`; result in `dst`.
+    /// `nregs` is the callee's frame size (filled in after all functions are compiled).
     CallFunc {
         dst: Reg,
         func: u32,
         args: Reg,
         argc: u16,
+        nregs: u16,
     },
     /// Calls native function `native` (index into the program's natives).
     CallNative {

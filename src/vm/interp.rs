@@ -24,10 +24,10 @@ use std::rc::Rc;
 struct Frame {
     func: u32,
     /// Next instruction to run (for callers: the return address).
-    pc: usize,
-    base: usize,
+    pc: u32,
+    base: u32,
     /// Absolute register receiving the result in the caller.
-    ret: usize,
+    ret: u32,
     closure: Option<Rc<Closure>>,
 }
 
@@ -64,6 +64,8 @@ pub struct Strand {
     fuel: u64,
     /// Reused buffer for building template strings.
     scratch: String,
+    /// The instance's limit on nested calls (copied: read on every call).
+    max_depth: usize,
 }
 
 impl Strand {
@@ -89,6 +91,7 @@ impl Strand {
             pending: None,
             fuel: vm.limits.max_operations.unwrap_or(u64::MAX),
             scratch: String::new(),
+            max_depth: vm.limits.max_depth,
             vm,
         }
     }
@@ -134,7 +137,7 @@ impl Strand {
             Some(t) => {
                 self.frames.truncate(t.depth);
                 if let Some(f) = self.frames.last_mut() {
-                    f.pc = t.target;
+                    f.pc = t.target as u32;
                 }
                 if let Some(r) = self.regs.get_mut(t.dst) {
                     *r = err;
@@ -176,7 +179,7 @@ impl Strand {
             let proto = &prog.functions[f.func as usize];
             let span = proto
                 .spans
-                .get(f.pc.saturating_sub(1))
+                .get((f.pc as usize).saturating_sub(1))
                 .copied()
                 .unwrap_or(proto.span);
             TraceFrame {
@@ -209,8 +212,8 @@ impl Strand {
         };
         let mut func = frame.func;
         let mut code: &[Op] = &program.functions[func as usize].code;
-        let mut pc = frame.pc;
-        let mut base = frame.base;
+        let mut pc = frame.pc as usize;
+        let mut base = frame.base as usize;
 
         macro_rules! reg {
             ($r:expr) => {
@@ -220,7 +223,7 @@ impl Strand {
         macro_rules! save_pc {
             () => {
                 if let Some(f) = self.frames.last_mut() {
-                    f.pc = pc;
+                    f.pc = pc as u32;
                 }
             };
         }
@@ -573,9 +576,16 @@ impl Strand {
                     func: f,
                     args,
                     argc: _,
+                    nregs,
                 } => {
                     save_pc!();
-                    self.push_frame(f, base + args as usize, base + dst as usize, None)?;
+                    self.push_frame(
+                        f,
+                        nregs as usize,
+                        base + args as usize,
+                        base + dst as usize,
+                        None,
+                    )?;
                     func = f;
                     code = &program.functions[func as usize].code;
                     pc = 0;
@@ -633,7 +643,13 @@ impl Strand {
                     } else {
                         // Only closures with captures need to stay reachable from the frame.
                         let closure = (!proto.captures.is_empty()).then_some(closure);
-                        self.push_frame(f, base + args as usize, base + dst as usize, closure)?;
+                        self.push_frame(
+                            f,
+                            proto.nregs as usize,
+                            base + args as usize,
+                            base + dst as usize,
+                            closure,
+                        )?;
                         func = f;
                         code = &program.functions[func as usize].code;
                         pc = 0;
@@ -1007,40 +1023,47 @@ impl Strand {
     fn current(&self) -> (u32, usize, usize) {
         self.frames
             .last()
-            .map_or((0, 0, 0), |f| (f.func, f.pc, f.base))
+            .map_or((0, 0, 0), |f| (f.func, f.pc as usize, f.base as usize))
     }
 
     #[inline(always)]
     fn push_frame(
         &mut self,
         func: u32,
+        nregs: usize,
         base: usize,
         ret: usize,
         closure: Option<Rc<Closure>>,
     ) -> VmResult<()> {
-        if self.fuel == 0 {
-            return Err(self.out_of_fuel());
+        if self.fuel == 0 || self.frames.len() >= self.max_depth {
+            return Err(self.call_limit());
         }
         self.fuel -= 1;
-        if self.frames.len() >= self.vm.limits.max_depth {
-            return Err(Panic::msg(format!(
-                "stack overflow: more than {} nested calls",
-                self.vm.limits.max_depth
-            )));
-        }
-        let nregs = self.vm.program.functions[func as usize].nregs as usize;
-        if self.regs.len() < base + nregs + 1 {
+        if self.regs.len() <= base + nregs {
             let want = (base + nregs + 1).max(self.regs.len() * 2);
             self.regs.resize(want, Value::Nil);
         }
         self.frames.push(Frame {
             func,
             pc: 0,
-            base,
-            ret,
+            base: base as u32,
+            ret: ret as u32,
             closure,
         });
         Ok(())
+    }
+
+    /// The panic for a call beyond the operation or depth limit.
+    #[cold]
+    fn call_limit(&self) -> Panic {
+        if self.fuel == 0 {
+            self.out_of_fuel()
+        } else {
+            Panic::msg(format!(
+                "stack overflow: more than {} nested calls",
+                self.max_depth
+            ))
+        }
     }
 
     /// Pops the current frame; returns the value when the strand is done.
@@ -1054,7 +1077,7 @@ impl Strand {
         if self.frames.is_empty() {
             return Some(v);
         }
-        if let Some(r) = self.regs.get_mut(frame.ret) {
+        if let Some(r) = self.regs.get_mut(frame.ret as usize) {
             *r = v;
         }
         None
