@@ -6,10 +6,11 @@ use crate::diagnostics::Diagnostic;
 use crate::runtime::config::{self, ConfigError, ConfigSources};
 use crate::runtime::{self, Outcome};
 use crate::syntax::span::SourceMap;
-use crate::vm::machine::{HostIo, Limits};
+use crate::vm::machine::{HostIo, Limits, Vm};
 use clap::{Parser, Subcommand};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 use std::sync::Arc;
 
 /// Command-line arguments.
@@ -168,6 +169,21 @@ fn config_failure(e: &ConfigError) -> i32 {
     e.exit_code()
 }
 
+/// Loads a compiled program into a VM writing to the process's stdout and
+/// stderr, with the command line's limits and log level.
+fn start_vm(program: CompiledProgram, options: &RunOptions) -> Result<Rc<Vm>, String> {
+    let vm = runtime::instantiate(
+        Arc::new(program),
+        &crate::stdlib::resolve,
+        HostIo::process(),
+        limits(),
+    )?;
+    if let Some(level) = crate::stdlib::log_level(&options.log_level) {
+        vm.log_level.set(level);
+    }
+    Ok(vm)
+}
+
 fn run(file: &Path, args: Vec<String>, options: &RunOptions) -> i32 {
     let sources = match config_sources(options) {
         Ok(s) => s,
@@ -188,21 +204,13 @@ fn run(file: &Path, args: Vec<String>, options: &RunOptions) -> i32 {
         );
         return 2;
     }
-    let vm = match runtime::instantiate(
-        Arc::new(program),
-        &crate::stdlib::resolve,
-        HostIo::process(),
-        limits(),
-    ) {
+    let vm = match start_vm(program, options) {
         Ok(vm) => vm,
         Err(e) => {
             eprintln!("{e}");
             return 1;
         }
     };
-    if let Some(level) = crate::stdlib::log_level(&options.log_level) {
-        vm.log_level.set(level);
-    }
     if let Err(e) = config::configure(&vm, &sources) {
         return config_failure(&e);
     }
@@ -291,12 +299,7 @@ fn test(path: &Path, options: &RunOptions) -> i32 {
         if program.tests.is_empty() {
             continue;
         }
-        let vm = match runtime::instantiate(
-            Arc::new(program),
-            &crate::stdlib::resolve,
-            HostIo::process(),
-            limits(),
-        ) {
+        let vm = match start_vm(program, options) {
             Ok(vm) => vm,
             Err(e) => {
                 eprintln!("{e}");
@@ -304,9 +307,6 @@ fn test(path: &Path, options: &RunOptions) -> i32 {
                 continue;
             }
         };
-        if let Some(level) = crate::stdlib::log_level(&options.log_level) {
-            vm.log_level.set(level);
-        }
         if let Err(e) = config::configure(&vm, &sources) {
             worst = worst.max(config_failure(&e));
             continue;

@@ -251,6 +251,14 @@ impl Strand {
                 }
             }};
         }
+        macro_rules! put {
+            ($dst:expr, $v:expr) => {
+                match $v {
+                    Ok(v) => reg!($dst) = v,
+                    Err(p) => fail!(p),
+                }
+            };
+        }
         macro_rules! int_imm {
             ($dst:expr, $a:expr, $v:expr, $f:expr) => {{
                 match &reg!($a) {
@@ -448,20 +456,14 @@ impl Strand {
                         (Value::Duration(x), Value::Duration(y)) => duration(x.checked_add(*y)),
                         (x, y) => Err(type_panic("duration", x, y)),
                     };
-                    match v {
-                        Ok(v) => reg!(dst) = v,
-                        Err(p) => fail!(p),
-                    }
+                    put!(dst, v);
                 }
                 Op::MulDurationInt { dst, a, b } => {
                     let v = match (&reg!(a), &reg!(b)) {
                         (Value::Duration(x), Value::Int(y)) => duration(x.checked_mul(*y)),
                         (x, y) => Err(type_panic("duration", x, y)),
                     };
-                    match v {
-                        Ok(v) => reg!(dst) = v,
-                        Err(p) => fail!(p),
-                    }
+                    put!(dst, v);
                 }
                 Op::MulDurationFloat { dst, a, b } => {
                     let v = match (&reg!(a), &reg!(b)) {
@@ -473,10 +475,7 @@ impl Strand {
                         }
                         (x, y) => Err(type_panic("duration", x, y)),
                     };
-                    match v {
-                        Ok(v) => reg!(dst) = v,
-                        Err(p) => fail!(p),
-                    }
+                    put!(dst, v);
                 }
                 Op::DivDurationInt { dst, a, b } => {
                     let v = match (&reg!(a), &reg!(b)) {
@@ -484,10 +483,7 @@ impl Strand {
                         (Value::Duration(x), Value::Int(y)) => duration(x.checked_div(*y)),
                         (x, y) => Err(type_panic("duration", x, y)),
                     };
-                    match v {
-                        Ok(v) => reg!(dst) = v,
-                        Err(p) => fail!(p),
-                    }
+                    put!(dst, v);
                 }
                 Op::NegInt { dst, a } => match &reg!(a) {
                     Value::Int(x) => match x.checked_neg() {
@@ -668,10 +664,7 @@ impl Strand {
                         Some(m) => call_method(m, &self.regs[start..start + argc as usize], types),
                         None => Err(Panic::msg("internal: unknown method")),
                     };
-                    match v {
-                        Ok(v) => reg!(dst) = v,
-                        Err(p) => fail!(p),
-                    }
+                    put!(dst, v);
                 }
                 Op::Return { src } => {
                     let v = std::mem::take(&mut reg!(src));
@@ -987,10 +980,7 @@ impl Strand {
                         }
                         (a, k) => Err(type_panic("array", a, k)),
                     };
-                    match v {
-                        Ok(v) => reg!(dst) = v,
-                        Err(p) => fail!(p),
-                    }
+                    put!(dst, v);
                 }
             }
         }
