@@ -67,3 +67,37 @@ pub const METHODS: &[Method] = &[
 pub fn method_index(m: Method) -> u16 {
     METHODS.iter().position(|x| *x == m).unwrap_or(0) as u16
 }
+
+#[cfg(test)]
+mod tests {
+    use super::op::Op;
+    use crate::syntax::span::SourceMap;
+    use std::sync::Arc;
+
+    fn compiled(src: &str) -> super::CompiledProgram {
+        let mut sources = SourceMap::new();
+        let checked =
+            crate::check::check_source("t.flow", src, std::path::Path::new("."), &mut sources);
+        let program = checked.program.expect("the test program checks");
+        super::compile(program, Arc::new(sources))
+    }
+
+    #[test]
+    fn compiled_code_verifies_and_corruption_is_caught() {
+        let mut p = compiled(
+            "function add(int a, int b) returns int { return a + b; }\n\
+             public function main() { int x = add(1, 2); if x > 2 { x += 1; } }\n",
+        );
+        assert_eq!(p.verify(), Ok(()));
+        let main = p
+            .functions
+            .iter()
+            .position(|f| &*f.name == "main")
+            .unwrap_or(0);
+        let nregs = p.functions[main].nregs;
+        p.functions[main]
+            .code
+            .insert(0, Op::Move { dst: nregs, src: 0 });
+        assert!(p.verify().is_err());
+    }
+}

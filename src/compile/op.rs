@@ -286,3 +286,441 @@ impl Cmp {
         }
     }
 }
+
+/// What a verifier needs to know about one instruction's operands.
+pub struct Operands {
+    /// Single registers read or written.
+    pub regs: Vec<Reg>,
+    /// A run of consecutive registers `(first, count)`.
+    pub range: Option<(Reg, usize)>,
+    /// A relative jump offset.
+    pub jump: Option<i32>,
+}
+
+impl Op {
+    /// The register and jump operands of this instruction.
+    pub fn operands(&self) -> Operands {
+        match *self {
+            Op::Move { dst, src, .. } => Operands {
+                regs: vec![dst, src],
+                range: None,
+                jump: None,
+            },
+            Op::LoadConst { dst, .. } => Operands {
+                regs: vec![dst],
+                range: None,
+                jump: None,
+            },
+            Op::LoadNil { dst, .. } => Operands {
+                regs: vec![dst],
+                range: None,
+                jump: None,
+            },
+            Op::LoadBool { dst, .. } => Operands {
+                regs: vec![dst],
+                range: None,
+                jump: None,
+            },
+            Op::LoadInt { dst, .. } => Operands {
+                regs: vec![dst],
+                range: None,
+                jump: None,
+            },
+            Op::LoadUndefined { dst, .. } => Operands {
+                regs: vec![dst],
+                range: None,
+                jump: None,
+            },
+            Op::LoadGlobal { dst, .. } => Operands {
+                regs: vec![dst],
+                range: None,
+                jump: None,
+            },
+            Op::StoreGlobal { src, .. } => Operands {
+                regs: vec![src],
+                range: None,
+                jump: None,
+            },
+            Op::NewCell { dst, src, .. } => Operands {
+                regs: vec![dst, src],
+                range: None,
+                jump: None,
+            },
+            Op::GetCell { dst, cell, .. } => Operands {
+                regs: vec![dst, cell],
+                range: None,
+                jump: None,
+            },
+            Op::SetCell { cell, src, .. } => Operands {
+                regs: vec![cell, src],
+                range: None,
+                jump: None,
+            },
+            Op::GetUpval { dst, .. } => Operands {
+                regs: vec![dst],
+                range: None,
+                jump: None,
+            },
+            Op::SetUpval { src, .. } => Operands {
+                regs: vec![src],
+                range: None,
+                jump: None,
+            },
+            Op::Closure { dst, .. } => Operands {
+                regs: vec![dst],
+                range: None,
+                jump: None,
+            },
+            Op::AddInt { dst, a, b, .. } => Operands {
+                regs: vec![dst, a, b],
+                range: None,
+                jump: None,
+            },
+            Op::SubInt { dst, a, b, .. } => Operands {
+                regs: vec![dst, a, b],
+                range: None,
+                jump: None,
+            },
+            Op::MulInt { dst, a, b, .. } => Operands {
+                regs: vec![dst, a, b],
+                range: None,
+                jump: None,
+            },
+            Op::DivInt { dst, a, b, .. } => Operands {
+                regs: vec![dst, a, b],
+                range: None,
+                jump: None,
+            },
+            Op::RemInt { dst, a, b, .. } => Operands {
+                regs: vec![dst, a, b],
+                range: None,
+                jump: None,
+            },
+            Op::AddIntImm { dst, a, .. } => Operands {
+                regs: vec![dst, a],
+                range: None,
+                jump: None,
+            },
+            Op::MulIntImm { dst, a, .. } => Operands {
+                regs: vec![dst, a],
+                range: None,
+                jump: None,
+            },
+            Op::DivIntImm { dst, a, .. } => Operands {
+                regs: vec![dst, a],
+                range: None,
+                jump: None,
+            },
+            Op::RemIntImm { dst, a, .. } => Operands {
+                regs: vec![dst, a],
+                range: None,
+                jump: None,
+            },
+            Op::CmpIntImm { dst, a, .. } => Operands {
+                regs: vec![dst, a],
+                range: None,
+                jump: None,
+            },
+            Op::AddFloat { dst, a, b, .. } => Operands {
+                regs: vec![dst, a, b],
+                range: None,
+                jump: None,
+            },
+            Op::SubFloat { dst, a, b, .. } => Operands {
+                regs: vec![dst, a, b],
+                range: None,
+                jump: None,
+            },
+            Op::MulFloat { dst, a, b, .. } => Operands {
+                regs: vec![dst, a, b],
+                range: None,
+                jump: None,
+            },
+            Op::DivFloat { dst, a, b, .. } => Operands {
+                regs: vec![dst, a, b],
+                range: None,
+                jump: None,
+            },
+            Op::RemFloat { dst, a, b, .. } => Operands {
+                regs: vec![dst, a, b],
+                range: None,
+                jump: None,
+            },
+            Op::Concat { dst, a, b, .. } => Operands {
+                regs: vec![dst, a, b],
+                range: None,
+                jump: None,
+            },
+            Op::ConcatArray { dst, a, b, .. } => Operands {
+                regs: vec![dst, a, b],
+                range: None,
+                jump: None,
+            },
+            Op::AddDuration { dst, a, b, .. } => Operands {
+                regs: vec![dst, a, b],
+                range: None,
+                jump: None,
+            },
+            Op::MulDurationInt { dst, a, b, .. } => Operands {
+                regs: vec![dst, a, b],
+                range: None,
+                jump: None,
+            },
+            Op::MulDurationFloat { dst, a, b, .. } => Operands {
+                regs: vec![dst, a, b],
+                range: None,
+                jump: None,
+            },
+            Op::DivDurationInt { dst, a, b, .. } => Operands {
+                regs: vec![dst, a, b],
+                range: None,
+                jump: None,
+            },
+            Op::NegInt { dst, a, .. } => Operands {
+                regs: vec![dst, a],
+                range: None,
+                jump: None,
+            },
+            Op::NegFloat { dst, a, .. } => Operands {
+                regs: vec![dst, a],
+                range: None,
+                jump: None,
+            },
+            Op::Not { dst, a, .. } => Operands {
+                regs: vec![dst, a],
+                range: None,
+                jump: None,
+            },
+            Op::Eq { dst, a, b, .. } => Operands {
+                regs: vec![dst, a, b],
+                range: None,
+                jump: None,
+            },
+            Op::Ne { dst, a, b, .. } => Operands {
+                regs: vec![dst, a, b],
+                range: None,
+                jump: None,
+            },
+            Op::Compare { dst, a, b, .. } => Operands {
+                regs: vec![dst, a, b],
+                range: None,
+                jump: None,
+            },
+            Op::JumpIfNotCmpInt { a, b, off, .. } => Operands {
+                regs: vec![a, b],
+                range: None,
+                jump: Some(off),
+            },
+            Op::JumpIfNotCmpIntImm { a, off, .. } => Operands {
+                regs: vec![a],
+                range: None,
+                jump: Some(off),
+            },
+            Op::Jump { off, .. } => Operands {
+                regs: vec![],
+                range: None,
+                jump: Some(off),
+            },
+            Op::JumpIfFalse { r, off, .. } => Operands {
+                regs: vec![r],
+                range: None,
+                jump: Some(off),
+            },
+            Op::JumpIfTrue { r, off, .. } => Operands {
+                regs: vec![r],
+                range: None,
+                jump: Some(off),
+            },
+            Op::JumpIfNil { r, off, .. } => Operands {
+                regs: vec![r],
+                range: None,
+                jump: Some(off),
+            },
+            Op::JumpIfNotError { r, off, .. } => Operands {
+                regs: vec![r],
+                range: None,
+                jump: Some(off),
+            },
+            Op::JumpIfDefined { r, off, .. } => Operands {
+                regs: vec![r],
+                range: None,
+                jump: Some(off),
+            },
+            Op::CallFunc {
+                dst, args, argc, ..
+            } => Operands {
+                regs: vec![dst],
+                range: Some((args, argc as usize)),
+                jump: None,
+            },
+            Op::CallNative {
+                dst, args, argc, ..
+            } => Operands {
+                regs: vec![dst],
+                range: Some((args, argc as usize)),
+                jump: None,
+            },
+            Op::CallValue {
+                dst,
+                callee,
+                args,
+                argc,
+                ..
+            } => Operands {
+                regs: vec![dst, callee],
+                range: Some((args, argc as usize)),
+                jump: None,
+            },
+            Op::Method {
+                dst, args, argc, ..
+            } => Operands {
+                regs: vec![dst],
+                range: Some((args, argc as usize)),
+                jump: None,
+            },
+            Op::Return { src, .. } => Operands {
+                regs: vec![src],
+                range: None,
+                jump: None,
+            },
+            Op::ReturnNil => Operands {
+                regs: vec![],
+                range: None,
+                jump: None,
+            },
+            Op::Panic { r, .. } => Operands {
+                regs: vec![r],
+                range: None,
+                jump: None,
+            },
+            Op::PushTrap { dst, off, .. } => Operands {
+                regs: vec![dst],
+                range: None,
+                jump: Some(off),
+            },
+            Op::PopTrap => Operands {
+                regs: vec![],
+                range: None,
+                jump: None,
+            },
+            Op::NewArray { dst, args, n, .. } => Operands {
+                regs: vec![dst],
+                range: Some((args, n as usize)),
+                jump: None,
+            },
+            Op::NewMap { dst, args, n, .. } => Operands {
+                regs: vec![dst],
+                range: Some((args, n as usize)),
+                jump: None,
+            },
+            Op::NewRecord { dst, args, n, .. } => Operands {
+                regs: vec![dst],
+                range: Some((args, n as usize)),
+                jump: None,
+            },
+            Op::NewError { dst, args, n, .. } => Operands {
+                regs: vec![dst],
+                range: Some((args, n as usize + 2)),
+                jump: None,
+            },
+            Op::ArrayGet { dst, arr, idx, .. } => Operands {
+                regs: vec![dst, arr, idx],
+                range: None,
+                jump: None,
+            },
+            Op::ArraySet { arr, idx, src, .. } => Operands {
+                regs: vec![arr, idx, src],
+                range: None,
+                jump: None,
+            },
+            Op::ArrayPush { arr, src, .. } => Operands {
+                regs: vec![arr, src],
+                range: None,
+                jump: None,
+            },
+            Op::MapGet { dst, map, key, .. } => Operands {
+                regs: vec![dst, map, key],
+                range: None,
+                jump: None,
+            },
+            Op::MapSet { map, key, src, .. } => Operands {
+                regs: vec![map, key, src],
+                range: None,
+                jump: None,
+            },
+            Op::JsonGet { dst, obj, key, .. } => Operands {
+                regs: vec![dst, obj, key],
+                range: None,
+                jump: None,
+            },
+            Op::FieldGet { dst, obj, .. } => Operands {
+                regs: vec![dst, obj],
+                range: None,
+                jump: None,
+            },
+            Op::FieldSet { obj, src, .. } => Operands {
+                regs: vec![obj, src],
+                range: None,
+                jump: None,
+            },
+            Op::Is { dst, src, .. } => Operands {
+                regs: vec![dst, src],
+                range: None,
+                jump: None,
+            },
+            Op::Downcast { dst, src, .. } => Operands {
+                regs: vec![dst, src],
+                range: None,
+                jump: None,
+            },
+            Op::IntToFloat { dst, src, .. } => Operands {
+                regs: vec![dst, src],
+                range: None,
+                jump: None,
+            },
+            Op::FloatToInt { dst, src, .. } => Operands {
+                regs: vec![dst, src],
+                range: None,
+                jump: None,
+            },
+            Op::Template { dst, args, n, .. } => Operands {
+                regs: vec![dst],
+                range: Some((args, n as usize)),
+                jump: None,
+            },
+            Op::Range { dst, lo, hi, .. } => Operands {
+                regs: vec![dst, lo, hi],
+                range: None,
+                jump: None,
+            },
+            Op::IterNext {
+                dst,
+                coll,
+                idx,
+                off,
+                ..
+            } => Operands {
+                regs: vec![dst, coll, idx],
+                range: None,
+                jump: Some(off),
+            },
+            Op::TypeDesc { dst, .. } => Operands {
+                regs: vec![dst],
+                range: None,
+                jump: None,
+            },
+            Op::CloneWithType { dst, src, .. } => Operands {
+                regs: vec![dst, src],
+                range: None,
+                jump: None,
+            },
+            Op::SortByKeys {
+                dst, items, keys, ..
+            } => Operands {
+                regs: vec![dst, items, keys],
+                range: None,
+                jump: None,
+            },
+        }
+    }
+}

@@ -81,6 +81,50 @@ pub struct CompiledProgram {
 }
 
 impl CompiledProgram {
+    /// Checks the bytecode's structural invariants: every register operand
+    /// lies inside its function's frame, every jump lands inside its
+    /// function, direct calls name existing functions with the right frame
+    /// size. The interpreter relies on this to access registers without
+    /// bounds checks, so a program that fails is never run.
+    pub fn verify(&self) -> Result<(), String> {
+        for (fi, f) in self.functions.iter().enumerate() {
+            if f.native.is_some() {
+                continue;
+            }
+            let nregs = usize::from(f.nregs);
+            let bad = |pc: usize, what: &str| {
+                Err(format!(
+                    "invalid bytecode in {} (#{fi}) at {pc}: {what}",
+                    f.name
+                ))
+            };
+            for (pc, op) in f.code.iter().enumerate() {
+                let ops = op.operands();
+                if ops.regs.iter().any(|r| usize::from(*r) >= nregs) {
+                    return bad(pc, "register outside the frame");
+                }
+                if let Some((first, count)) = ops.range {
+                    if usize::from(first) + count > nregs {
+                        return bad(pc, "register range outside the frame");
+                    }
+                }
+                if let Some(off) = ops.jump {
+                    let target = pc as i64 + 1 + i64::from(off);
+                    if target < 0 || target >= f.code.len() as i64 {
+                        return bad(pc, "jump outside the function");
+                    }
+                }
+                if let Op::CallFunc { func, nregs, .. } = op {
+                    match self.functions.get(*func as usize) {
+                        Some(callee) if callee.native.is_none() && callee.nregs == *nregs => {}
+                        _ => return bad(pc, "call of an unknown function"),
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// A readable listing of every non-native function's bytecode (for
     /// debugging the compiler; `FLOW_DUMP_BYTECODE=1 flow run FILE`).
     pub fn disassemble(&self) -> String {

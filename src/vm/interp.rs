@@ -215,9 +215,18 @@ impl Strand {
         let mut pc = frame.pc as usize;
         let mut base = frame.base as usize;
 
+        // `CompiledProgram::verify` (run when the VM is created) guarantees
+        // every register operand is below its function's frame size, and
+        // `push_frame` keeps `regs.len() > base + nregs`, so these indexings
+        // never fail.
         macro_rules! reg {
             ($r:expr) => {
                 self.regs[base + $r as usize]
+            };
+        }
+        macro_rules! reg_mut {
+            ($r:expr) => {
+                &mut self.regs[base + $r as usize]
             };
         }
         macro_rules! save_pc {
@@ -237,7 +246,7 @@ impl Strand {
             ($dst:expr, $a:expr, $b:expr, $f:expr) => {{
                 match (&reg!($a), &reg!($b)) {
                     (Value::Int(x), Value::Int(y)) => match $f(*x, *y) {
-                        Some(v) => set_int(&mut reg!($dst), v),
+                        Some(v) => set_int(reg_mut!($dst), v),
                         None => {
                             let msg = if *y == 0 {
                                 "division by zero"
@@ -254,7 +263,7 @@ impl Strand {
         macro_rules! put {
             ($dst:expr, $v:expr) => {
                 match $v {
-                    Ok(v) => reg!($dst) = v,
+                    Ok(v) => *reg_mut!($dst) = v,
                     Err(p) => fail!(p),
                 }
             };
@@ -263,7 +272,7 @@ impl Strand {
             ($dst:expr, $a:expr, $v:expr, $f:expr) => {{
                 match &reg!($a) {
                     Value::Int(x) => match $f(*x, $v as i64) {
-                        Some(r) => set_int(&mut reg!($dst), r),
+                        Some(r) => set_int(reg_mut!($dst), r),
                         None => fail!(Panic::msg("integer overflow")),
                     },
                     other => fail!(type_panic("int", other, other)),
@@ -273,7 +282,9 @@ impl Strand {
         macro_rules! float_op {
             ($dst:expr, $a:expr, $b:expr, $f:expr) => {{
                 match (&reg!($a), &reg!($b)) {
-                    (Value::Float(x), Value::Float(y)) => reg!($dst) = Value::Float($f(*x, *y)),
+                    (Value::Float(x), Value::Float(y)) => {
+                        *reg_mut!($dst) = Value::Float($f(*x, *y))
+                    }
                     (a, b) => fail!(type_panic("float", a, b)),
                 }
             }};
@@ -303,15 +314,15 @@ impl Strand {
                         Value::Bool(b) => Value::Bool(*b),
                         other => other.clone(),
                     };
-                    reg!(dst) = v;
+                    *reg_mut!(dst) = v;
                 }
                 Op::LoadConst { dst, k } => {
-                    reg!(dst) = self.vm.consts.get(k as usize).cloned().unwrap_or_default();
+                    *reg_mut!(dst) = self.vm.consts.get(k as usize).cloned().unwrap_or_default();
                 }
-                Op::LoadNil { dst } => reg!(dst) = Value::Nil,
-                Op::LoadBool { dst, v } => reg!(dst) = Value::Bool(v),
-                Op::LoadInt { dst, v } => set_int(&mut reg!(dst), v as i64),
-                Op::LoadUndefined { dst } => reg!(dst) = Value::Undefined,
+                Op::LoadNil { dst } => *reg_mut!(dst) = Value::Nil,
+                Op::LoadBool { dst, v } => *reg_mut!(dst) = Value::Bool(v),
+                Op::LoadInt { dst, v } => set_int(reg_mut!(dst), v as i64),
+                Op::LoadUndefined { dst } => *reg_mut!(dst) = Value::Undefined,
                 Op::LoadGlobal { dst, g } => {
                     let v = self
                         .vm
@@ -320,7 +331,7 @@ impl Strand {
                         .get(g as usize)
                         .cloned()
                         .unwrap_or_default();
-                    reg!(dst) = v;
+                    *reg_mut!(dst) = v;
                 }
                 Op::StoreGlobal { g, src } => {
                     let v = reg!(src).clone();
@@ -329,21 +340,21 @@ impl Strand {
                     }
                 }
                 Op::NewCell { dst, src } => {
-                    let v = std::mem::take(&mut reg!(src));
-                    reg!(dst) = Value::Cell(Rc::new(RefCell::new(v)));
+                    let v = std::mem::take(reg_mut!(src));
+                    *reg_mut!(dst) = Value::Cell(Rc::new(RefCell::new(v)));
                 }
                 Op::GetCell { dst, cell } => {
                     let v = match &reg!(cell) {
                         Value::Cell(c) => c.borrow().clone(),
                         other => other.clone(),
                     };
-                    reg!(dst) = v;
+                    *reg_mut!(dst) = v;
                 }
                 Op::SetCell { cell, src } => {
                     let v = reg!(src).clone();
                     match &reg!(cell) {
                         Value::Cell(c) => *c.borrow_mut() = v,
-                        _ => reg!(cell) = v,
+                        _ => *reg_mut!(cell) = v,
                     }
                 }
                 Op::GetUpval { dst, idx } => {
@@ -354,7 +365,7 @@ impl Strand {
                         .and_then(|c| c.upvalues.get(idx as usize))
                         .map(|c| c.borrow().clone())
                         .unwrap_or_default();
-                    reg!(dst) = v;
+                    *reg_mut!(dst) = v;
                 }
                 Op::SetUpval { idx, src } => {
                     let v = reg!(src).clone();
@@ -388,7 +399,7 @@ impl Strand {
                             }
                         }
                     }
-                    reg!(dst) = Value::Func(Rc::new(Closure {
+                    *reg_mut!(dst) = Value::Func(Rc::new(Closure {
                         func: f.into(),
                         upvalues: ups.into_boxed_slice(),
                     }));
@@ -400,7 +411,7 @@ impl Strand {
                 Op::RemInt { dst, a, b } => int_op!(dst, a, b, i64::checked_rem),
                 Op::AddIntImm { dst, a, v } => match &reg!(a) {
                     Value::Int(x) => match x.checked_add(v as i64) {
-                        Some(r) => set_int(&mut reg!(dst), r),
+                        Some(r) => set_int(reg_mut!(dst), r),
                         None => fail!(Panic::msg("integer overflow")),
                     },
                     other => fail!(type_panic("int", other, other)),
@@ -411,7 +422,7 @@ impl Strand {
                 Op::CmpIntImm { dst, a, v, cmp } => match &reg!(a) {
                     Value::Int(x) => {
                         let r = cmp.ints(*x, v as i64);
-                        set_bool(&mut reg!(dst), r)
+                        set_bool(reg_mut!(dst), r)
                     }
                     other => fail!(type_panic("int", other, other)),
                 },
@@ -438,7 +449,7 @@ impl Strand {
                         }
                         (x, y) => fail!(type_panic("string", x, y)),
                     };
-                    reg!(dst) = v;
+                    *reg_mut!(dst) = v;
                 }
                 Op::ConcatArray { dst, a, b } => {
                     let v = match (&reg!(a), &reg!(b)) {
@@ -449,7 +460,7 @@ impl Strand {
                         }
                         (x, y) => fail!(type_panic("array", x, y)),
                     };
-                    reg!(dst) = v;
+                    *reg_mut!(dst) = v;
                 }
                 Op::AddDuration { dst, a, b } => {
                     let v = match (&reg!(a), &reg!(b)) {
@@ -487,17 +498,17 @@ impl Strand {
                 }
                 Op::NegInt { dst, a } => match &reg!(a) {
                     Value::Int(x) => match x.checked_neg() {
-                        Some(v) => reg!(dst) = Value::Int(v),
+                        Some(v) => *reg_mut!(dst) = Value::Int(v),
                         None => fail!(Panic::msg("integer overflow")),
                     },
                     other => fail!(type_panic("int", other, other)),
                 },
                 Op::NegFloat { dst, a } => match &reg!(a) {
-                    Value::Float(x) => reg!(dst) = Value::Float(-x),
+                    Value::Float(x) => *reg_mut!(dst) = Value::Float(-x),
                     other => fail!(type_panic("float", other, other)),
                 },
                 Op::Not { dst, a } => match &reg!(a) {
-                    Value::Bool(x) => reg!(dst) = Value::Bool(!x),
+                    Value::Bool(x) => *reg_mut!(dst) = Value::Bool(!x),
                     other => fail!(type_panic("boolean", other, other)),
                 },
                 Op::Eq { dst, a, b } => {
@@ -505,21 +516,21 @@ impl Strand {
                         (Value::Int(x), Value::Int(y)) => x == y,
                         (x, y) => deep_equal_typed(x, y, types),
                     };
-                    set_bool(&mut reg!(dst), v);
+                    set_bool(reg_mut!(dst), v);
                 }
                 Op::Ne { dst, a, b } => {
                     let v = match (&reg!(a), &reg!(b)) {
                         (Value::Int(x), Value::Int(y)) => x != y,
                         (x, y) => !deep_equal_typed(x, y, types),
                     };
-                    set_bool(&mut reg!(dst), v);
+                    set_bool(reg_mut!(dst), v);
                 }
                 Op::Compare { dst, a, b, cmp } => {
                     let v = match compare(&reg!(a), &reg!(b), cmp) {
                         Some(v) => v,
                         None => fail!(type_panic("comparable", &reg!(a), &reg!(b))),
                     };
-                    reg!(dst) = Value::Bool(v);
+                    *reg_mut!(dst) = Value::Bool(v);
                 }
                 Op::JumpIfNotCmpInt { a, b, cmp, off } => {
                     let holds = match (&reg!(a), &reg!(b)) {
@@ -599,7 +610,7 @@ impl Strand {
                     };
                     save_pc!();
                     match nf(&self.vm, &self.regs[start..start + argc as usize]) {
-                        NativeResult::Ready(Ok(v)) => reg!(dst) = v,
+                        NativeResult::Ready(Ok(v)) => *reg_mut!(dst) = v,
                         NativeResult::Ready(Err(p)) => return Err(p),
                         NativeResult::Suspend(fut) => {
                             self.pending = Some(base + dst as usize);
@@ -629,7 +640,7 @@ impl Strand {
                             fail!(Panic::msg("internal: unbound native function"))
                         };
                         match nf(&self.vm, &self.regs[start..start + argc as usize]) {
-                            NativeResult::Ready(Ok(v)) => reg!(dst) = v,
+                            NativeResult::Ready(Ok(v)) => *reg_mut!(dst) = v,
                             NativeResult::Ready(Err(p)) => return Err(p),
                             NativeResult::Suspend(fut) => {
                                 self.pending = Some(base + dst as usize);
@@ -667,7 +678,7 @@ impl Strand {
                     put!(dst, v);
                 }
                 Op::Return { src } => {
-                    let v = std::mem::take(&mut reg!(src));
+                    let v = std::mem::take(reg_mut!(src));
                     match self.do_return(v) {
                         Some(v) => return Ok(Exit::Return(v)),
                         None => {
@@ -706,7 +717,7 @@ impl Strand {
                 Op::NewArray { dst, args, n } => {
                     let start = base + args as usize;
                     let items = self.regs[start..start + n as usize].to_vec();
-                    reg!(dst) = Value::array(items);
+                    *reg_mut!(dst) = Value::array(items);
                 }
                 Op::NewMap { dst, keys, args, n } => {
                     let start = base + args as usize;
@@ -715,12 +726,12 @@ impl Strand {
                     for (i, k) in ks.iter().enumerate().take(n as usize) {
                         m.insert(Str::from(&**k), self.regs[start + i].clone());
                     }
-                    reg!(dst) = Value::map(m);
+                    *reg_mut!(dst) = Value::map(m);
                 }
                 Op::NewRecord { dst, rec, args, n } => {
                     let start = base + args as usize;
                     let fields = self.regs[start..start + n as usize].to_vec();
-                    reg!(dst) = Value::record(RecordId(rec), fields);
+                    *reg_mut!(dst) = Value::record(RecordId(rec), fields);
                 }
                 Op::NewError {
                     dst,
@@ -742,7 +753,7 @@ impl Strand {
                     for (i, k) in self.vm.keys(keys).iter().enumerate().take(n as usize) {
                         detail.insert(Str::from(&**k), self.regs[start + 2 + i].clone());
                     }
-                    reg!(dst) = Value::Error(Rc::new(ErrorObj {
+                    *reg_mut!(dst) = Value::Error(Rc::new(ErrorObj {
                         ty: ErrorId(error),
                         message,
                         detail,
@@ -761,7 +772,7 @@ impl Strand {
                         }
                         (a, i) => fail!(type_panic("array", a, i)),
                     };
-                    reg!(dst) = v;
+                    *reg_mut!(dst) = v;
                 }
                 Op::ArraySet { arr, idx, src } => {
                     let v = reg!(src).clone();
@@ -792,7 +803,7 @@ impl Strand {
                         (Value::Nil, _) => Value::Nil,
                         (m, k) => fail!(type_panic("map", m, k)),
                     };
-                    reg!(dst) = v;
+                    *reg_mut!(dst) = v;
                 }
                 Op::MapSet { map, key, src } => {
                     let v = reg!(src).clone();
@@ -805,7 +816,7 @@ impl Strand {
                 }
                 Op::JsonGet { dst, obj, key } => {
                     let v = json_get(&reg!(obj), &reg!(key), &program.types);
-                    reg!(dst) = v;
+                    *reg_mut!(dst) = v;
                 }
                 Op::FieldGet {
                     dst,
@@ -831,7 +842,7 @@ impl Strand {
                             json_get(other, &key, &program.types)
                         }
                     };
-                    reg!(dst) = v;
+                    *reg_mut!(dst) = v;
                 }
                 Op::FieldSet {
                     obj,
@@ -878,7 +889,7 @@ impl Strand {
                         (TyId::ERROR, v) => matches!(v, Value::Error(_)),
                         (t, v) => convert::value_is(v, t, types),
                     };
-                    reg!(dst) = Value::Bool(v);
+                    *reg_mut!(dst) = Value::Bool(v);
                 }
                 Op::Downcast { dst, src, ty } => {
                     let ok = convert::value_is(&reg!(src), TyId(ty), types);
@@ -891,15 +902,15 @@ impl Strand {
                         )))
                     }
                     let v = reg!(src).clone();
-                    reg!(dst) = v;
+                    *reg_mut!(dst) = v;
                 }
                 Op::IntToFloat { dst, src } => match &reg!(src) {
-                    Value::Int(i) => reg!(dst) = Value::Float(*i as f64),
+                    Value::Int(i) => *reg_mut!(dst) = Value::Float(*i as f64),
                     other => fail!(type_panic("int", other, other)),
                 },
                 Op::FloatToInt { dst, src } => match &reg!(src) {
                     Value::Float(f) => match float_to_int(f.round_ties_even()) {
-                        Ok(i) => reg!(dst) = i,
+                        Ok(i) => *reg_mut!(dst) = i,
                         Err(p) => fail!(p),
                     },
                     other => fail!(type_panic("float", other, other)),
@@ -915,7 +926,7 @@ impl Strand {
                             other => buf.push_str(&to_display_string(other, types)),
                         }
                     }
-                    reg!(dst) = Value::Str(Str::from(buf.as_str()));
+                    *reg_mut!(dst) = Value::Str(Str::from(buf.as_str()));
                     self.scratch = buf;
                 }
                 Op::Range {
@@ -935,7 +946,7 @@ impl Strand {
                         }
                         (a, b) => fail!(type_panic("int", a, b)),
                     };
-                    reg!(dst) = v;
+                    *reg_mut!(dst) = v;
                 }
                 Op::IterNext {
                     dst,
@@ -958,20 +969,20 @@ impl Strand {
                     };
                     match next {
                         Some((v, ni)) => {
-                            reg!(dst) = v;
-                            reg!(idx) = Value::Int(ni as i64);
+                            *reg_mut!(dst) = v;
+                            *reg_mut!(idx) = Value::Int(ni as i64);
                         }
                         None => pc = jump(pc, off),
                     }
                 }
-                Op::TypeDesc { dst, ty } => reg!(dst) = Value::Typedesc(TyId(ty)),
+                Op::TypeDesc { dst, ty } => *reg_mut!(dst) = Value::Typedesc(TyId(ty)),
                 Op::CloneWithType { dst, src, ty } => {
                     let defaults = |r: RecordId, field: usize| self.record_default(r, field);
                     let v = match convert::clone_with_type(&reg!(src), TyId(ty), types, &defaults) {
                         Ok(v) => v,
                         Err(msg) => Value::error(ErrorId(0), msg),
                     };
-                    reg!(dst) = v;
+                    *reg_mut!(dst) = v;
                 }
                 Op::SortByKeys { dst, items, keys } => {
                     let v = match (&reg!(items), &reg!(keys)) {

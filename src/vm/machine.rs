@@ -95,6 +95,7 @@ impl Vm {
         io: HostIo,
         limits: Limits,
     ) -> Result<Rc<Vm>, String> {
+        program.verify()?;
         let consts = program
             .consts
             .iter()
