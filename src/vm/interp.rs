@@ -604,18 +604,12 @@ impl Strand {
                     args,
                     argc,
                 } => {
-                    let start = base + args as usize;
-                    let Some(nf) = self.vm.natives.get(native as usize) else {
-                        fail!(Panic::msg("internal: unbound native function"))
-                    };
                     save_pc!();
-                    match nf(&self.vm, &self.regs[start..start + argc as usize]) {
-                        NativeResult::Ready(Ok(v)) => *reg_mut!(dst) = v,
-                        NativeResult::Ready(Err(p)) => return Err(p),
-                        NativeResult::Suspend(fut) => {
-                            self.pending = Some(base + dst as usize);
-                            return Ok(Exit::Suspend(fut));
-                        }
+                    let start = base + args as usize;
+                    if let Some(exit) =
+                        self.call_native(native, start, argc, base + dst as usize)?
+                    {
+                        return Ok(exit);
                     }
                 }
                 Op::CallValue {
@@ -636,16 +630,10 @@ impl Strand {
                     save_pc!();
                     if let Some(native) = proto.native {
                         let start = base + args as usize;
-                        let Some(nf) = self.vm.natives.get(native as usize) else {
-                            fail!(Panic::msg("internal: unbound native function"))
-                        };
-                        match nf(&self.vm, &self.regs[start..start + argc as usize]) {
-                            NativeResult::Ready(Ok(v)) => *reg_mut!(dst) = v,
-                            NativeResult::Ready(Err(p)) => return Err(p),
-                            NativeResult::Suspend(fut) => {
-                                self.pending = Some(base + dst as usize);
-                                return Ok(Exit::Suspend(fut));
-                            }
+                        if let Some(exit) =
+                            self.call_native(native, start, argc, base + dst as usize)?
+                        {
+                            return Ok(exit);
                         }
                     } else {
                         // Only closures with captures need to stay reachable from the frame.
@@ -993,6 +981,34 @@ impl Strand {
                     };
                     put!(dst, v);
                 }
+            }
+        }
+    }
+
+    /// Calls a native with the arguments in `regs[start..start + argc]`,
+    /// storing its result in `regs[dst]`; returns the exit when it suspends.
+    fn call_native(
+        &mut self,
+        native: u32,
+        start: usize,
+        argc: u16,
+        dst: usize,
+    ) -> VmResult<Option<Exit>> {
+        let Some(nf) = self.vm.natives.get(native as usize) else {
+            return Err(Panic::msg("internal: unbound native function"));
+        };
+        let args = self.regs.get(start..start + argc as usize).unwrap_or(&[]);
+        match nf(&self.vm, args) {
+            NativeResult::Ready(Ok(v)) => {
+                if let Some(r) = self.regs.get_mut(dst) {
+                    *r = v;
+                }
+                Ok(None)
+            }
+            NativeResult::Ready(Err(p)) => Err(p),
+            NativeResult::Suspend(fut) => {
+                self.pending = Some(dst);
+                Ok(Some(Exit::Suspend(fut)))
             }
         }
     }
