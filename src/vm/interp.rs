@@ -206,12 +206,10 @@ impl Strand {
 
     fn run_inner(&mut self) -> VmResult<Exit> {
         let program = self.vm.program.clone();
-        let types = &program.types;
         let Some(frame) = self.frames.last() else {
             return Ok(Exit::Return(Value::Nil));
         };
-        let mut func = frame.func;
-        let mut code: &[Op] = &program.functions[func as usize].code;
+        let mut code: &[Op] = &program.functions[frame.func as usize].code;
         let mut pc = frame.pc as usize;
         let mut base = frame.base as usize;
 
@@ -297,8 +295,7 @@ impl Strand {
                     Some(v) => return Ok(Exit::Return(v)),
                     None => {
                         let f = self.current();
-                        func = f.0;
-                        code = &program.functions[func as usize].code;
+                        code = &program.functions[f.0 as usize].code;
                         pc = f.1;
                         base = f.2;
                         continue;
@@ -514,14 +511,14 @@ impl Strand {
                 Op::Eq { dst, a, b } => {
                     let v = match (&reg!(a), &reg!(b)) {
                         (Value::Int(x), Value::Int(y)) => x == y,
-                        (x, y) => deep_equal_typed(x, y, types),
+                        (x, y) => deep_equal_typed(x, y, &program.types),
                     };
                     set_bool(reg_mut!(dst), v);
                 }
                 Op::Ne { dst, a, b } => {
                     let v = match (&reg!(a), &reg!(b)) {
                         (Value::Int(x), Value::Int(y)) => x != y,
-                        (x, y) => !deep_equal_typed(x, y, types),
+                        (x, y) => !deep_equal_typed(x, y, &program.types),
                     };
                     set_bool(reg_mut!(dst), v);
                 }
@@ -593,8 +590,7 @@ impl Strand {
                         base + dst as usize,
                         None,
                     )?;
-                    func = f;
-                    code = &program.functions[func as usize].code;
+                    code = &program.functions[f as usize].code;
                     pc = 0;
                     base += args as usize;
                 }
@@ -645,8 +641,7 @@ impl Strand {
                             base + dst as usize,
                             closure,
                         )?;
-                        func = f;
-                        code = &program.functions[func as usize].code;
+                        code = &program.functions[f as usize].code;
                         pc = 0;
                         base += args as usize;
                     }
@@ -660,7 +655,7 @@ impl Strand {
                     let m = METHODS.get(method as usize).copied();
                     let start = base + args as usize;
                     let v = match m {
-                        Some(m) => call_method(m, &self.regs[start..start + argc as usize], types),
+                        Some(m) => call_method(m, &self.regs[start..start + argc as usize], &program.types),
                         None => Err(Panic::msg("internal: unknown method")),
                     };
                     put!(dst, v);
@@ -671,8 +666,7 @@ impl Strand {
                         Some(v) => return Ok(Exit::Return(v)),
                         None => {
                             let f = self.current();
-                            func = f.0;
-                            code = &program.functions[func as usize].code;
+                            code = &program.functions[f.0 as usize].code;
                             pc = f.1;
                             base = f.2;
                         }
@@ -682,8 +676,7 @@ impl Strand {
                     Some(v) => return Ok(Exit::Return(v)),
                     None => {
                         let f = self.current();
-                        func = f.0;
-                        code = &program.functions[func as usize].code;
+                        code = &program.functions[f.0 as usize].code;
                         pc = f.1;
                         base = f.2;
                     }
@@ -731,7 +724,7 @@ impl Strand {
                     let start = base + args as usize;
                     let message = match &self.regs[start] {
                         Value::Str(s) => s.clone(),
-                        other => Str::from(to_display_string(other, types)),
+                        other => Str::from(to_display_string(other, &program.types)),
                     };
                     let cause = match &self.regs[start + 1] {
                         Value::Nil => None,
@@ -875,17 +868,17 @@ impl Strand {
                         (TyId::STRING, v) => matches!(v, Value::Str(_)),
                         (TyId::NIL, v) => matches!(v, Value::Nil),
                         (TyId::ERROR, v) => matches!(v, Value::Error(_)),
-                        (t, v) => convert::value_is(v, t, types),
+                        (t, v) => convert::value_is(v, t, &program.types),
                     };
                     *reg_mut!(dst) = Value::Bool(v);
                 }
                 Op::Downcast { dst, src, ty } => {
-                    let ok = convert::value_is(&reg!(src), TyId(ty), types);
+                    let ok = convert::value_is(&reg!(src), TyId(ty), &program.types);
                     if !ok {
                         let found = reg!(src).kind_name();
                         fail!(Panic::msg(format!(
                             "bad cast: expected {}, found {}",
-                            types.display(TyId(ty)),
+                            &program.types.display(TyId(ty)),
                             found
                         )))
                     }
@@ -911,7 +904,7 @@ impl Strand {
                         match v {
                             Value::Str(x) => buf.push_str(x),
                             Value::Int(i) => push_int(&mut buf, *i),
-                            other => buf.push_str(&to_display_string(other, types)),
+                            other => buf.push_str(&to_display_string(other, &program.types)),
                         }
                     }
                     *reg_mut!(dst) = Value::Str(Str::from(buf.as_str()));
@@ -966,7 +959,7 @@ impl Strand {
                 Op::TypeDesc { dst, ty } => *reg_mut!(dst) = Value::Typedesc(TyId(ty)),
                 Op::CloneWithType { dst, src, ty } => {
                     let defaults = |r: RecordId, field: usize| self.record_default(r, field);
-                    let v = match convert::clone_with_type(&reg!(src), TyId(ty), types, &defaults) {
+                    let v = match convert::clone_with_type(&reg!(src), TyId(ty), &program.types, &defaults) {
                         Ok(v) => v,
                         Err(msg) => Value::error(ErrorId(0), msg),
                     };
