@@ -655,7 +655,9 @@ impl Strand {
                     let m = METHODS.get(method as usize).copied();
                     let start = base + args as usize;
                     let v = match m {
-                        Some(m) => call_method(m, &self.regs[start..start + argc as usize], &program.types),
+                        Some(m) => {
+                            call_method(m, &self.regs[start..start + argc as usize], &program.types)
+                        }
                         None => Err(Panic::msg("internal: unknown method")),
                     };
                     put!(dst, v);
@@ -959,7 +961,12 @@ impl Strand {
                 Op::TypeDesc { dst, ty } => *reg_mut!(dst) = Value::Typedesc(TyId(ty)),
                 Op::CloneWithType { dst, src, ty } => {
                     let defaults = |r: RecordId, field: usize| self.record_default(r, field);
-                    let v = match convert::clone_with_type(&reg!(src), TyId(ty), &program.types, &defaults) {
+                    let v = match convert::clone_with_type(
+                        &reg!(src),
+                        TyId(ty),
+                        &program.types,
+                        &defaults,
+                    ) {
                         Ok(v) => v,
                         Err(msg) => Value::error(ErrorId(0), msg),
                     };
