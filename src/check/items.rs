@@ -383,32 +383,7 @@ impl Checker {
                     self.check_const_expr(e);
                 }
             }
-            let declared = d.ty.as_ref().map(|t| self.resolve_type(t));
-            let (value, ty) = match (declared, &d.init) {
-                (Some(t), Some(e)) => {
-                    let v = self.expr(e, Some(t));
-                    (self.coerce(v, t), t)
-                }
-                (None, Some(e)) => {
-                    let v = self.expr(e, None);
-                    let t = v.ty;
-                    (v, t)
-                }
-                (Some(t), None) => {
-                    if !self.assignable(TyId::NIL, t) {
-                        self.report(
-                            Diagnostic::new(
-                                Code::TypeMismatch,
-                                d.name.span,
-                                format!("`{}` needs an initial value", d.name.name),
-                            )
-                            .with_help("give it a value, or make the type optional (`T?`)"),
-                        );
-                    }
-                    (Checker::nil_lit(d.name.span), t)
-                }
-                (None, None) => (Checker::poison(d.name.span), TyId::NEVER),
-            };
+            let (value, ty) = self.declared_value(d);
             self.globals[g.0 as usize].ty = ty;
             self.ginfo[g.0 as usize].initialised = true;
             body.push(tir::Stmt {

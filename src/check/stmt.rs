@@ -319,10 +319,12 @@ impl Checker {
         }
     }
 
-    /// A local variable declaration.
-    fn local_decl(&mut self, d: &ast::VarDecl, span: Span, out: &mut Vec<tir::Stmt>) {
+    /// The checked initial value and the type of a declaration (local or
+    /// module-level): the declared type, or the initialiser's when `var`;
+    /// `()` when a nil-admitting type has no initialiser.
+    pub(crate) fn declared_value(&mut self, d: &ast::VarDecl) -> (tir::Expr, TyId) {
         let declared = d.ty.as_ref().map(|t| self.resolve_type(t));
-        let (init, ty) = match (declared, &d.init) {
+        match (declared, &d.init) {
             (Some(t), Some(e)) => {
                 let v = self.expr(e, Some(t));
                 (self.coerce(v, t), t)
@@ -350,7 +352,12 @@ impl Checker {
                 (Checker::nil_lit(d.name.span), t)
             }
             (None, None) => (Checker::poison(d.name.span), TyId::NEVER),
-        };
+        }
+    }
+
+    /// A local variable declaration.
+    fn local_decl(&mut self, d: &ast::VarDecl, span: Span, out: &mut Vec<tir::Stmt>) {
+        let (init, ty) = self.declared_value(d);
         let origin = self.error_call(&init);
         let (local, dup) =
             self.fx()
