@@ -141,8 +141,20 @@ impl Checker {
         if self.is_poison(t.ty) {
             return Checker::poison(span);
         }
+        self.optional_chain(t, span, |c, read| c.field_access(read, name, span))
+    }
+
+    /// `x?.<access>`: when `x` may be `()`, binds it (without `()`) to a hidden
+    /// local, applies `access` to that local and yields `()` for `()`; when it
+    /// cannot be `()`, simply applies `access` to `x`.
+    pub(crate) fn optional_chain(
+        &mut self,
+        t: tir::Expr,
+        span: Span,
+        access: impl FnOnce(&mut Self, tir::Expr) -> tir::Expr,
+    ) -> tir::Expr {
         if !self.types.has_nil(t.ty) {
-            return self.field_access(t, name, span);
+            return access(self, t);
         }
         let inner_ty = self.types.without_nil(t.ty);
         let local = self.fx().hidden(inner_ty, t.span);
@@ -151,7 +163,7 @@ impl Checker {
             ty: inner_ty,
             span: t.span,
         };
-        let access = self.field_access(read, name, span);
+        let access = access(self, read);
         if self.is_poison(access.ty) {
             return Checker::poison(span);
         }

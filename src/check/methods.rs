@@ -45,30 +45,12 @@ impl Checker {
     ) -> tir::Expr {
         let t = self.expr(target, None);
         let t = self.no_error(t, "a method receiver");
-        if self.is_poison(t.ty) || !self.types.has_nil(t.ty) {
+        if self.is_poison(t.ty) {
             return self.method_on(t, name, args, span, expected);
         }
-        let inner_ty = self.types.without_nil(t.ty);
-        let local = self.fx().hidden(inner_ty, t.span);
-        let read = tir::Expr {
-            kind: ExprKind::Local(local),
-            ty: inner_ty,
-            span: t.span,
-        };
-        let access = self.method_on(read, name, args, span, expected);
-        if self.is_poison(access.ty) {
-            return Checker::poison(span);
-        }
-        let ty = self.types.optional(access.ty);
-        tir::Expr {
-            kind: ExprKind::OptionalChain {
-                target: Box::new(t),
-                local,
-                access: Box::new(access),
-            },
-            ty,
-            span,
-        }
+        self.optional_chain(t, span, |c, read| {
+            c.method_on(read, name, args, span, expected)
+        })
     }
 
     /// A method call on a checked receiver.
