@@ -258,6 +258,31 @@ impl Strand {
                 }
             }};
         }
+        // Switches to a new frame for function `$f` whose arguments start at
+        // register `$args`; its result goes to `$dst`.
+        macro_rules! enter {
+            ($f:expr, $nregs:expr, $args:expr, $dst:expr, $closure:expr) => {{
+                self.push_frame(
+                    $f,
+                    $nregs,
+                    base + $args as usize,
+                    base + $dst as usize,
+                    $closure,
+                )?;
+                code = &program.functions[$f as usize].code;
+                pc = 0;
+                base += $args as usize;
+            }};
+        }
+        // Continues in the frame that is current after a return.
+        macro_rules! resume_caller {
+            () => {{
+                let (f, p, b) = self.current();
+                code = &program.functions[f as usize].code;
+                pc = p;
+                base = b;
+            }};
+        }
         macro_rules! put {
             ($dst:expr, $v:expr) => {
                 match $v {
@@ -294,10 +319,7 @@ impl Strand {
                 match self.do_return(Value::Nil) {
                     Some(v) => return Ok(Exit::Return(v)),
                     None => {
-                        let f = self.current();
-                        code = &program.functions[f.0 as usize].code;
-                        pc = f.1;
-                        base = f.2;
+                        resume_caller!();
                         continue;
                     }
                 }
@@ -583,16 +605,7 @@ impl Strand {
                     nregs,
                 } => {
                     save_pc!();
-                    self.push_frame(
-                        f,
-                        nregs as usize,
-                        base + args as usize,
-                        base + dst as usize,
-                        None,
-                    )?;
-                    code = &program.functions[f as usize].code;
-                    pc = 0;
-                    base += args as usize;
+                    enter!(f, nregs as usize, args, dst, None);
                 }
                 Op::CallNative {
                     dst,
@@ -634,16 +647,7 @@ impl Strand {
                     } else {
                         // Only closures with captures need to stay reachable from the frame.
                         let closure = (!proto.captures.is_empty()).then_some(closure);
-                        self.push_frame(
-                            f,
-                            proto.nregs as usize,
-                            base + args as usize,
-                            base + dst as usize,
-                            closure,
-                        )?;
-                        code = &program.functions[f as usize].code;
-                        pc = 0;
-                        base += args as usize;
+                        enter!(f, proto.nregs as usize, args, dst, closure);
                     }
                 }
                 Op::Method {
@@ -667,20 +671,14 @@ impl Strand {
                     match self.do_return(v) {
                         Some(v) => return Ok(Exit::Return(v)),
                         None => {
-                            let f = self.current();
-                            code = &program.functions[f.0 as usize].code;
-                            pc = f.1;
-                            base = f.2;
+                            resume_caller!();
                         }
                     }
                 }
                 Op::ReturnNil => match self.do_return(Value::Nil) {
                     Some(v) => return Ok(Exit::Return(v)),
                     None => {
-                        let f = self.current();
-                        code = &program.functions[f.0 as usize].code;
-                        pc = f.1;
-                        base = f.2;
+                        resume_caller!();
                     }
                 },
                 Op::Panic { r } => {
