@@ -96,6 +96,16 @@ impl Strand {
         }
     }
 
+    /// A strand that will call the function value `closure` with `args`
+    /// (how natives such as the `retry` and `timeout` statements run Flow code).
+    pub fn for_closure(vm: Rc<Vm>, closure: Rc<Closure>, args: Vec<Value>) -> Strand {
+        let mut strand = Strand::new(vm, closure.func.0, args);
+        if let Some(frame) = strand.frames.first_mut() {
+            frame.closure = Some(closure);
+        }
+        strand
+    }
+
     /// The VM this strand runs on.
     pub fn vm(&self) -> &Rc<Vm> {
         &self.vm

@@ -3,6 +3,7 @@
 
 use super::value::{Panic, Str, Value, VmResult};
 use crate::compile::program::{CompiledProgram, Const};
+use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::io::Write;
@@ -85,6 +86,9 @@ pub struct Vm {
     pub started: Instant,
     /// Log level threshold (0 debug, 1 info, 2 warn, 3 error).
     pub log_level: Cell<u8>,
+    /// Per-instance state of standard-library modules and the host (e.g. the
+    /// `http` module's trace settings), one value per Rust type.
+    extensions: RefCell<Vec<Rc<dyn Any>>>,
 }
 
 impl Vm {
@@ -124,7 +128,21 @@ impl Vm {
             limits,
             started: Instant::now(),
             log_level: Cell::new(1),
+            extensions: RefCell::new(Vec::new()),
         }))
+    }
+
+    /// Stores `value` as this instance's state of type `T` (replacing any).
+    pub fn set_extension<T: Any>(&self, value: T) {
+        let mut ext = self.extensions.borrow_mut();
+        ext.retain(|e| !e.is::<T>());
+        ext.push(Rc::new(value));
+    }
+
+    /// This instance's state of type `T`, if set.
+    pub fn extension<T: Any>(&self) -> Option<Rc<T>> {
+        let ext = self.extensions.borrow();
+        ext.iter().find_map(|e| e.clone().downcast::<T>().ok())
     }
 
     /// The keys of a key-list constant.
