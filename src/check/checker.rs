@@ -166,6 +166,10 @@ pub(crate) struct Checker {
     pub cur_module: usize,
     /// Configurables found by the initialiser pass (§5.4).
     pub configurables: Vec<tir::Configurable>,
+    /// Root-module variables whose value the host supplies (the REPL's
+    /// session variables): their initialisers are checked but not run, and
+    /// a missing initialiser is allowed.
+    pub preset: rustc_hash::FxHashSet<Name>,
 }
 
 impl Checker {
@@ -186,6 +190,7 @@ impl Checker {
             fns: Vec::new(),
             cur_module: 0,
             configurables: Vec::new(),
+            preset: Default::default(),
         }
     }
 

@@ -375,6 +375,11 @@ impl Checker {
                 continue;
             };
             let is_const = matches!(item.kind, ItemKind::Const(_));
+            let root = mi + 1 == mods.len();
+            if root && !is_const && self.preset.contains(&d.name.name) {
+                self.preset_global(g, d);
+                continue;
+            }
             if let Some(e) = &d.init {
                 self.fx().assign_info = Rc::new(AssignInfo::scan_expr(e));
             }
@@ -412,6 +417,19 @@ impl Checker {
             native: None,
         });
         init
+    }
+
+    /// A module variable whose value the host supplies ([`Checker::preset`]):
+    /// its type comes from the declaration (checking any initialiser for
+    /// it), and nothing is run.
+    fn preset_global(&mut self, g: GlobalId, d: &ast::VarDecl) {
+        let ty = match (&d.ty, &d.init) {
+            (Some(t), _) => self.resolve_type(t),
+            (None, Some(_)) => self.declared_value(d).1,
+            (None, None) => TyId::NEVER,
+        };
+        self.globals[g.0 as usize].ty = ty;
+        self.ginfo[g.0 as usize].initialised = true;
     }
 
     /// Checks a `configurable` declaration (§5.4), records it in

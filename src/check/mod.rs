@@ -69,6 +69,26 @@ pub fn check_source(
     base_dir: &Path,
     sources: &mut SourceMap,
 ) -> CheckResult {
+    check_source_with(name, text, base_dir, sources, &CheckOptions::default())
+}
+
+/// Options for [`check_source_with`].
+#[derive(Debug, Clone, Default)]
+pub struct CheckOptions {
+    /// Names of root-module variables whose values the host stores before
+    /// the initialiser runs (the REPL's session variables): their
+    /// initialisers are type-checked but not run, and may be absent.
+    pub preset_globals: Vec<String>,
+}
+
+/// [`check_source`] with options.
+pub fn check_source_with(
+    name: &str,
+    text: &str,
+    base_dir: &Path,
+    sources: &mut SourceMap,
+    options: &CheckOptions,
+) -> CheckResult {
     let loaded = load_program(
         RootSource::Text {
             name,
@@ -77,10 +97,14 @@ pub fn check_source(
         },
         sources,
     );
-    finish(loaded)
+    finish_with(loaded, options)
 }
 
 fn finish(loaded: modules::Loaded) -> CheckResult {
+    finish_with(loaded, &CheckOptions::default())
+}
+
+fn finish_with(loaded: modules::Loaded, options: &CheckOptions) -> CheckResult {
     let mut diagnostics = loaded.diags;
     let mods = loaded.modules;
     if mods.is_empty() {
@@ -90,6 +114,11 @@ fn finish(loaded: modules::Loaded) -> CheckResult {
         };
     }
     let mut c = Checker::new();
+    c.preset = options
+        .preset_globals
+        .iter()
+        .map(|n| crate::syntax::ast::Name::from(n.as_str()))
+        .collect();
     let decls = c.collect(&mods);
     c.resolve_all_types();
     c.signatures(&mods, &decls);
