@@ -588,7 +588,6 @@ impl Checker {
                 );
                 None
             }
-            ItemRef::Unsupported => None,
         }
     }
 }

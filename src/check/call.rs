@@ -127,10 +127,6 @@ impl Checker {
                     }
                 }
             }
-            ItemRef::Unsupported => {
-                self.skip_args(args);
-                Checker::poison(span)
-            }
         }
     }
 

@@ -19,8 +19,6 @@ pub(crate) enum ItemRef {
     Global(GlobalId),
     /// A type (index into [`Checker::type_decls`]).
     Type(usize),
-    /// A declaration that is reported as not supported yet.
-    Unsupported,
 }
 
 /// A top-level name of a module.
@@ -43,6 +41,8 @@ pub(crate) struct ModuleInfo {
     pub imports: FxHashMap<Name, Option<usize>>,
     /// Top-level names.
     pub items: FxHashMap<Name, ItemEntry>,
+    /// A standard-library module.
+    pub stdlib: bool,
 }
 
 impl ModuleInfo {
@@ -76,6 +76,9 @@ pub(crate) struct TypeDeclInfo {
     pub decl: ast::TypeDecl,
     /// Its resolution state.
     pub state: TypeState,
+    /// Declared `@opaque` in the standard library: a runtime object type
+    /// ([`TyKind::Object`]) whose definition is ignored.
+    pub opaque: bool,
 }
 
 /// A parameter of a declared function, as call checking needs it.
@@ -170,6 +173,12 @@ pub(crate) struct Checker {
     /// session variables): their initialisers are checked but not run, and
     /// a missing initialiser is allowed.
     pub preset: rustc_hash::FxHashSet<Name>,
+    /// Checking an endpoint's configuration record: unknown fields and
+    /// wrongly typed values are `endpoint-config` errors (§5.5).
+    pub config_diag: bool,
+    /// The source text (`orders->get`) of each lowered remote call, by the
+    /// call's span, for the secondary label of `unhandled-error`.
+    pub remote_names: FxHashMap<Span, Name>,
 }
 
 impl Checker {
@@ -191,6 +200,8 @@ impl Checker {
             cur_module: 0,
             configurables: Vec::new(),
             preset: Default::default(),
+            config_diag: false,
+            remote_names: FxHashMap::default(),
         }
     }
 

@@ -42,7 +42,11 @@ impl Checker {
     /// has one.
     fn callee_name(&self, call: &tir::Expr) -> Option<Name> {
         match &call.kind {
-            ExprKind::Call(tir::Callee::Func(f), _) => self.func_name(*f),
+            ExprKind::Call(tir::Callee::Func(f), _) => self
+                .remote_names
+                .get(&call.span)
+                .cloned()
+                .or_else(|| self.func_name(*f)),
             ExprKind::Call(tir::Callee::Value(v), _) => self.value_name(v),
             ExprKind::Method(m, _) => Some(method_name(*m).into()),
             _ => None,
@@ -201,8 +205,13 @@ impl Checker {
         if self.is_poison(found) || self.is_poison(expected) {
             return;
         }
+        let code = if self.config_diag {
+            Code::EndpointConfig
+        } else {
+            Code::TypeMismatch
+        };
         let mut d = Diagnostic::new(
-            Code::TypeMismatch,
+            code,
             span,
             format!(
                 "type mismatch: expected `{}`, found `{}`",

@@ -152,9 +152,11 @@ impl Checker {
             }
             E::Start(_) => self.unsupported(span, "`start` is not supported yet"),
             E::Wait(_) | E::WaitAny(_) => self.unsupported(span, "`wait` is not supported yet"),
-            E::RemoteCall { .. } => {
-                self.unsupported(span, "remote calls (`->`) are not supported yet")
-            }
+            E::RemoteCall {
+                target,
+                method,
+                args,
+            } => self.remote_call(target, method, args, span, expected),
             E::Commit => self.unsupported(span, "`commit` is not supported yet"),
             E::Call(f, args) => self.call_expr(f, args, span, expected),
             E::Field {
@@ -183,6 +185,22 @@ impl Checker {
             E::Arrow(params, body) => self.arrow(params, body, span, expected),
             E::Error => Checker::poison(span),
         }
+    }
+
+    /// Checks a part of a literal. While an endpoint's configuration is
+    /// checked ([`Checker::config_diag`]), only the literal's own structure
+    /// (nested mapping and array literals and the values' types) gives
+    /// `endpoint-config` errors, not the expressions inside values.
+    fn config_part(&mut self, e: &ast::Expr, expected: Option<TyId>) -> tir::Expr {
+        if !self.config_diag
+            || matches!(e.kind, ast::ExprKind::Mapping(_) | ast::ExprKind::Array(_))
+        {
+            return self.expr(e, expected);
+        }
+        self.config_diag = false;
+        let v = self.expr(e, expected);
+        self.config_diag = true;
+        v
     }
 
     /// Reports a construct that later issues implement.
@@ -367,7 +385,6 @@ impl Checker {
                     span,
                 }
             }
-            ItemRef::Unsupported => Checker::poison(span),
         }
     }
 
@@ -445,7 +462,7 @@ impl Checker {
             let mut out = Vec::with_capacity(xs.len());
             for x in xs {
                 let hint = if el == TyId::NEVER { None } else { Some(el) };
-                let v = self.expr(x, hint);
+                let v = self.config_part(x, hint);
                 out.push(if el == TyId::NEVER {
                     v
                 } else {
@@ -565,7 +582,7 @@ impl Checker {
             }
             let v = match value_ty {
                 Some(vt) if vt != TyId::NEVER => {
-                    let v = self.expr(&f.value, Some(vt));
+                    let v = self.config_part(&f.value, Some(vt));
                     self.coerce(v, vt)
                 }
                 _ => self.expr(&f.value, None),
@@ -634,15 +651,20 @@ impl Checker {
             match def.field_index(&f.key) {
                 Some(i) => {
                     let fty = def.fields[i].ty;
-                    let v = self.expr(&f.value, Some(fty));
+                    let v = self.config_part(&f.value, Some(fty));
                     given[i] = Some(self.coerce(v, fty));
                 }
                 None => {
                     let names: Vec<String> =
                         def.fields.iter().map(|f| format!("`{}`", f.name)).collect();
+                    let code = if self.config_diag {
+                        Code::EndpointConfig
+                    } else {
+                        Code::UnknownField
+                    };
                     self.report(
                         Diagnostic::new(
-                            Code::UnknownField,
+                            code,
                             f.key_span,
                             format!("record `{rname}` has no field `{}`", f.key),
                         )

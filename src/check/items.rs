@@ -42,6 +42,7 @@ impl Checker {
                 prefix: m.prefix.clone(),
                 imports,
                 items: FxHashMap::default(),
+                stdlib: m.kind == ModKind::Stdlib,
             });
             for (ii, item) in m.ast.items.iter().enumerate() {
                 match &item.kind {
@@ -67,10 +68,13 @@ impl Checker {
                     }
                     ItemKind::Type(td) => {
                         let idx = self.type_decls.len();
+                        let opaque = m.kind == ModKind::Stdlib
+                            && item.annotations.iter().any(|a| &*a.name == "opaque");
                         self.type_decls.push(TypeDeclInfo {
                             module: mi,
                             decl: td.clone(),
                             state: TypeState::Unresolved,
+                            opaque,
                         });
                         self.add_item(mi, &td.name, ItemRef::Type(idx), item.public);
                     }
@@ -98,12 +102,22 @@ impl Checker {
                         decls.globals.push((g, mi, ii));
                     }
                     ItemKind::Endpoint(e) => {
-                        self.error(
-                            Code::UnknownName,
-                            e.name.span,
-                            "`endpoint` declarations are not supported yet",
-                        );
-                        self.add_item(mi, &e.name, ItemRef::Unsupported, item.public);
+                        let g = GlobalId(self.globals.len() as u32);
+                        let name = self.modules[mi].qualify(&e.name.name);
+                        self.globals.push(tir::Global {
+                            name,
+                            ty: TyId::NEVER,
+                            is_final: true,
+                        });
+                        self.ginfo.push(GlobalInfo {
+                            module: mi,
+                            span: e.name.span,
+                            initialised: false,
+                            is_const: false,
+                            is_configurable: false,
+                        });
+                        self.add_item(mi, &e.name, ItemRef::Global(g), item.public);
+                        decls.globals.push((g, mi, ii));
                     }
                     ItemKind::Service(_) => {
                         self.error(
@@ -368,6 +382,12 @@ impl Checker {
             let item = &mods[mi].ast.items[ii];
             if let ItemKind::Configurable(c) = &item.kind {
                 let stmt = self.configurable(g, c, item.span);
+                body.push(stmt);
+                continue;
+            }
+            if let ItemKind::Endpoint(e) = &item.kind {
+                self.fx().assign_info = Rc::new(AssignInfo::scan_expr(&e.init));
+                let stmt = self.endpoint_decl(g, e, item.span);
                 body.push(stmt);
                 continue;
             }

@@ -22,6 +22,7 @@ mod methods;
 mod modules;
 mod narrow;
 mod ops;
+mod remote;
 mod resolve_types;
 mod scope;
 mod stmt;
@@ -70,6 +71,34 @@ pub fn check_source(
     sources: &mut SourceMap,
 ) -> CheckResult {
     check_source_with(name, text, base_dir, sources, &CheckOptions::default())
+}
+
+/// The names of the standard-library modules, in a fixed order.
+pub fn stdlib_module_names() -> Vec<&'static str> {
+    modules::stdlib_modules().map(|(name, _)| name).collect()
+}
+
+/// The public member names of a standard-library module (for completion).
+pub fn stdlib_members(module: &str) -> Vec<String> {
+    let Some((_, text)) = modules::stdlib_modules().find(|(n, _)| *n == module) else {
+        return Vec::new();
+    };
+    let (parsed, _) = crate::syntax::parser::parse_module(text, crate::syntax::span::FileId(0));
+    parsed
+        .items
+        .iter()
+        .filter(|i| i.public)
+        .filter_map(|i| {
+            use crate::syntax::ast::ItemKind;
+            let name = match &i.kind {
+                ItemKind::Function(f) => &f.name.name,
+                ItemKind::Type(t) => &t.name.name,
+                ItemKind::Const(d) | ItemKind::Var(d) => &d.name.name,
+                _ => return None,
+            };
+            Some(name.to_string())
+        })
+        .collect()
 }
 
 /// Options for [`check_source_with`].

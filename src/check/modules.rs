@@ -18,10 +18,22 @@ const STDLIB: &[(&str, &str)] = &[
     ("time", include_str!("../../stdlib/time.flow")),
     ("math", include_str!("../../stdlib/math.flow")),
     ("test", include_str!("../../stdlib/test.flow")),
+    ("http", include_str!("../../stdlib/http.flow")),
 ];
 
 /// Standard-library modules of the specification that are not implemented yet.
-const STDLIB_LATER: &[&str] = &["http", "tx"];
+const STDLIB_LATER: &[&str] = &["tx"];
+
+/// Whether a module's text may contain a `retry` or `timeout` statement
+/// (a cheap over-approximation: then `time` is loaded implicitly).
+fn may_use_resilience_statements(text: &str) -> bool {
+    text.contains("retry") || text.contains("timeout")
+}
+
+/// The standard-library modules with their source text, in a fixed order.
+pub(crate) fn stdlib_modules() -> impl Iterator<Item = (&'static str, &'static str)> {
+    STDLIB.iter().copied()
+}
 
 /// Whether `name` is a standard-library module that can be imported.
 pub(crate) fn is_stdlib_module(name: &str) -> bool {

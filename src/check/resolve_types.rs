@@ -95,7 +95,6 @@ impl Checker {
     fn named_type(&mut self, m: usize, id: &Ident) -> TyId {
         match self.modules[m].items.get(&id.name).map(|e| e.item) {
             Some(ItemRef::Type(idx)) => self.ensure_type_decl(idx),
-            Some(ItemRef::Unsupported) => TyId::NEVER,
             Some(_) => {
                 self.error(
                     Code::UnknownName,
@@ -194,6 +193,25 @@ impl Checker {
         let m = self.type_decls[idx].module;
         let decl = self.type_decls[idx].decl.clone();
         let qname = self.modules[m].qualify(&decl.name.name);
+        let t = self.resolve_type_decl(idx, m, &decl, qname.clone());
+        if self.modules[m].stdlib && t != TyId::NEVER {
+            self.types.register_stdlib(qname, t);
+        }
+        t
+    }
+
+    fn resolve_type_decl(
+        &mut self,
+        idx: usize,
+        m: usize,
+        decl: &ast::TypeDecl,
+        qname: Name,
+    ) -> TyId {
+        if self.type_decls[idx].opaque {
+            let t = self.types.intern(TyKind::Object(qname));
+            self.type_decls[idx].state = TypeState::Done(t);
+            return t;
+        }
         if let TypeExprKind::Distinct(parent) = &decl.ty.kind {
             self.type_decls[idx].state = TypeState::InProgress(TyId::NEVER);
             let p = self.resolve_type_in(m, parent);

@@ -1627,3 +1627,65 @@ fn suggestions_for_misspelled_names() {
         Some("`io` is a module: use its members as `io:member`")
     );
 }
+
+#[test]
+fn unhandled_remote_call_labels_name_the_remote_call() {
+    let got = unhandled_labels(
+        "import io;
+import http;
+endpoint orders = http:client(\"http://127.0.0.1:1\");
+function load(http:Client c) {
+    json j = orders->get(\"/a\");
+    var r = c->post(\"/b\", { n: 1 });
+    json k = r;
+    orders->delete(\"/c\");
+    io:println(j, k);
+}
+public function main() { load(orders); }
+",
+    );
+    assert_eq!(
+        got,
+        [
+            "P 5:14 this call of `orders->get` can fail with `http:Error`",
+            "P 7:14 this can be an error (`json|http:Error`)",
+            "S 6:13 `r` is set from this call of `c->post`, which can fail with `http:Error`",
+            "P 8:5 this call of `orders->delete` can fail with `http:Error`",
+        ]
+    );
+}
+
+#[test]
+fn remote_call_results_take_the_expected_type() {
+    let (r, _) = check(
+        "import http;
+type Order record { int id; };
+endpoint orders = http:client(\"http://127.0.0.1:1\");
+function a() returns Order|error { return orders->get(\"/o\"); }
+function b() returns error? {
+    Order[] list = check orders->get(\"/l\");
+    string s = check orders->get(\"/s\");
+    http:Response r = check orders->get(\"/r\");
+    () n = check orders->delete(\"/d\");
+    var j = orders->get(\"/j\");
+    json k = check j;
+    _ = [list, s, r.status, n, k];
+}
+function c() {
+    Order o = orders->get(\"/o\");
+    string t = orders->get(\"/t\");
+    http:Client[] all = [orders];
+    _ = [o, t, all];
+}
+public function main() {}
+",
+    );
+    let msgs: Vec<String> = r.diagnostics.iter().map(|d| d.message.clone()).collect();
+    assert_eq!(
+        msgs,
+        [
+            "unhandled error: a value of type `http:Error|Order` is used where `Order` is expected",
+            "unhandled error: a value of type `string|http:Error` is used where `string` is expected",
+        ]
+    );
+}

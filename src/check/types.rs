@@ -118,6 +118,9 @@ pub struct Types {
     interned: FxHashMap<TyKind, TyId>,
     records: Vec<RecordDef>,
     errors: Vec<ErrorDef>,
+    /// Standard-library types by qualified name (`http:Response`), so the
+    /// natives can find the types they build values of.
+    stdlib_named: FxHashMap<Name, TyId>,
 }
 
 macro_rules! well_known {
@@ -164,6 +167,7 @@ impl Types {
                 name: "error".into(),
                 parent: None,
             }],
+            stdlib_named: FxHashMap::default(),
         };
         for k in Types::builtins() {
             t.intern(k);
@@ -174,6 +178,18 @@ impl Types {
     /// The structure of a type.
     pub fn kind(&self, t: TyId) -> &TyKind {
         &self.kinds[t.0 as usize]
+    }
+
+    /// Records a standard-library type under its qualified name
+    /// (`http:Response`); the first registration of a name wins.
+    pub fn register_stdlib(&mut self, qualified: Name, t: TyId) {
+        self.stdlib_named.entry(qualified).or_insert(t);
+    }
+
+    /// A standard-library type by qualified name (`http:Error`), if the
+    /// program uses its module.
+    pub fn stdlib_type(&self, qualified: &str) -> Option<TyId> {
+        self.stdlib_named.get(qualified).copied()
     }
 
     /// The declared name of a type, if it has one.

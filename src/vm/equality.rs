@@ -44,6 +44,7 @@ fn shallow_equal(a: &Value, b: &Value, types: Option<&Types>) -> Option<bool> {
             p == q || types.is_some_and(|t| t.canon(*p) == t.canon(*q))
         }
         (Value::Func(p), Value::Func(q)) => Rc::ptr_eq(p, q),
+        (Value::Host(p), Value::Host(q)) => Rc::ptr_eq(p, q),
         (Value::Cell(p), Value::Cell(q)) => Rc::ptr_eq(p, q),
         (Value::Array(_), Value::Array(_))
         | (Value::Map(_) | Value::Record(_), Value::Map(_) | Value::Record(_))

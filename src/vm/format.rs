@@ -126,6 +126,7 @@ pub fn to_display_string(v: &Value, types: &Types) -> String {
         Value::Str(s) => s.to_string(),
         Value::Func(_) => "function".to_string(),
         Value::Typedesc(t) => format!("typedesc<{}>", types.display(*t)),
+        Value::Host(h) => h.label.clone(),
         Value::Cell(c) => {
             let inner = c.borrow().clone();
             to_display_string(&inner, types)
@@ -299,6 +300,12 @@ impl<'t> Writer<'t> {
                 }
                 let text = format!("typedesc<{}>", self.types.display(*t));
                 write_json_string(self.out(), &text);
+            }
+            Value::Host(h) => {
+                if mode == Mode::Json {
+                    return Err(format!("cannot convert an {} to JSON", h.type_name));
+                }
+                write_json_string(self.out(), &h.label);
             }
             Value::Cell(c) => {
                 let inner = c.borrow().clone();

@@ -425,6 +425,7 @@ pub fn json_to_serde(v: &Value, types: &Types) -> Result<serde_json::Value, Stri
                 Value::Error(_) => return Err("cannot convert an error to JSON".to_string()),
                 Value::Func(_) => return Err("cannot convert a function to JSON".to_string()),
                 Value::Typedesc(_) => return Err("cannot convert a typedesc to JSON".to_string()),
+                Value::Host(h) => return Err(format!("cannot convert an {} to JSON", h.type_name)),
                 Value::Array(a) => {
                     let key = Rc::as_ptr(&a) as *const () as usize;
                     enter(&mut active, key)?;

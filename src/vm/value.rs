@@ -136,6 +136,23 @@ pub struct Closure {
     pub upvalues: Box<[CellRef]>,
 }
 
+/// An opaque object of the standard library (an `http:Client`): a Rust
+/// value behind a thin pointer, compared by identity.
+pub struct HostObj {
+    /// The Flow type it belongs to, e.g. `http:Client`.
+    pub type_name: &'static str,
+    /// How it prints (`toString()`), e.g. `http:Client{orders}`.
+    pub label: String,
+    /// The Rust object (downcast by the natives that use it).
+    pub value: Box<dyn std::any::Any>,
+}
+
+impl std::fmt::Debug for HostObj {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.label)
+    }
+}
+
 /// A captured variable's heap cell.
 pub type CellRef = Rc<RefCell<Value>>;
 
@@ -167,6 +184,8 @@ pub enum Value {
     Func(Rc<Closure>),
     /// A type as a value.
     Typedesc(TyId),
+    /// An opaque standard-library object (`http:Client`).
+    Host(Rc<HostObj>),
     /// Internal: a captured local's cell (never visible to Flow code).
     Cell(CellRef),
     /// Internal: an argument that was not passed (the callee uses its default).
@@ -233,6 +252,7 @@ impl Value {
             Value::Error(_) => "error",
             Value::Func(_) => "function",
             Value::Typedesc(_) => "typedesc",
+            Value::Host(h) => h.type_name,
             Value::Cell(_) | Value::Undefined => "internal",
         }
     }

@@ -148,6 +148,11 @@ impl Failover {
         &self.inner.targets.targets
     }
 
+    /// The configuration in force.
+    pub fn config(&self) -> &FailoverConfig {
+        &self.inner.config
+    }
+
     /// The index of the target the next call starts from.
     pub fn current(&self) -> usize {
         self.inner.sticky.load(Ordering::Relaxed)
@@ -243,6 +248,11 @@ impl LoadBalance {
     /// The targets, in order.
     pub fn targets(&self) -> &[Endpoint] {
         &self.inner.targets.targets
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &LoadBalanceConfig {
+        &self.inner.config
     }
 
     /// The index of the target the next call starts on.
