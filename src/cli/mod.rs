@@ -7,6 +7,8 @@ use crate::runtime::config::{self, ConfigError, ConfigSources};
 use crate::runtime::{self, Outcome};
 use crate::syntax::span::SourceMap;
 use crate::vm::machine::{HostIo, Limits, Vm};
+mod repl;
+
 use clap::{Parser, Subcommand};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -74,7 +76,10 @@ enum Command {
         options: RunOptions,
     },
     /// Starts the interactive REPL.
-    Repl,
+    Repl {
+        #[command(flatten)]
+        options: RunOptions,
+    },
 }
 
 const SUBCOMMANDS: &[&str] = &["run", "check", "test", "repl", "help"];
@@ -103,11 +108,33 @@ pub fn main() -> i32 {
         }) => run(&file, args, &options),
         Some(Command::Check { files, format }) => check_files(&files, format.as_deref()),
         Some(Command::Test { path, options }) => test(&path, &options),
-        Some(Command::Repl) | None => {
-            eprintln!("error: the REPL is not available yet");
-            2
+        Some(Command::Repl { options }) => start_repl(&options),
+        None => start_repl(&RunOptions::default_for_repl()),
+    }
+}
+
+impl RunOptions {
+    /// The options of a bare `flow` (which starts the REPL).
+    fn default_for_repl() -> RunOptions {
+        RunOptions {
+            log_level: "info".into(),
+            ..RunOptions::default()
         }
     }
+}
+
+/// `flow repl` and `flow` without arguments.
+fn start_repl(options: &RunOptions) -> i32 {
+    let config = match config_sources(options) {
+        Ok(s) => s,
+        Err(e) => return config_failure(&e),
+    };
+    repl::main(repl::Settings {
+        config,
+        limits: limits(),
+        log_level: crate::stdlib::log_level(&options.log_level).unwrap_or(1),
+        color: std::io::stderr().is_terminal(),
+    })
 }
 
 /// Prints diagnostics in the human format (stderr).
