@@ -249,3 +249,68 @@ mod terminal {
         p.exp_eof().expect("exit");
     }
 }
+
+/// A loopback HTTP server answering every request with a JSON body that
+/// echoes the path; returns its port and the request lines it saw.
+fn echo_server() -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::{BufRead, BufReader};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let log = log.clone();
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(match stream.try_clone() {
+                    Ok(s) => s,
+                    Err(_) => return,
+                });
+                let mut stream = stream;
+                loop {
+                    let mut request_line = String::new();
+                    if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let mut line = String::new();
+                    while reader.read_line(&mut line).unwrap_or(0) > 0 && line.trim() != "" {
+                        line.clear();
+                    }
+                    let path = request_line.split_whitespace().nth(1).unwrap_or("").to_string();
+                    log.lock().expect("log").push(request_line.trim().to_string());
+                    let body = format!("{{\"n\":7,\"path\":\"{path}\"}}");
+                    let reply = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+                        body.len()
+                    );
+                    if stream.write_all(reply.as_bytes()).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (port, seen)
+}
+
+#[test]
+fn remote_calls_and_endpoint_state() {
+    let (port, seen) = echo_server();
+    let input = format!(
+        "endpoint svc = http:client(\"http://127.0.0.1:{port}\");\njson j = check svc->get(\"/data\");\nj.n\nsvc->get(\"/again\")\n:endpoints\n"
+    );
+    let r = piped(&input);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    assert_eq!(lines[0], "7 : json");
+    assert_eq!(lines[1], "{\"n\":7,\"path\":\"/again\"} : json|http:Error");
+    assert!(
+        lines[2].starts_with(&format!("svc http://127.0.0.1:{port}/ CLOSED  calls 2, failures 0")),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(
+        *seen.lock().expect("log"),
+        vec!["GET /data HTTP/1.1".to_string(), "GET /again HTTP/1.1".to_string()]
+    );
+}

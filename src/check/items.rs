@@ -388,7 +388,10 @@ impl Checker {
             if let ItemKind::Endpoint(e) = &item.kind {
                 self.fx().assign_info = Rc::new(AssignInfo::scan_expr(&e.init));
                 let stmt = self.endpoint_decl(g, e, item.span);
-                body.push(stmt);
+                // A host-supplied endpoint (the REPL's) keeps its state.
+                if mi + 1 != mods.len() || !self.preset.contains(&e.name.name) {
+                    body.push(stmt);
+                }
                 continue;
             }
             let (ItemKind::Const(d) | ItemKind::Var(d)) = &item.kind else {

@@ -1022,3 +1022,40 @@ pub fn describe_endpoints(vm: &Vm) -> String {
     }
     out
 }
+
+/// The REPL's `:endpoints`: one line per endpoint (and per target of a
+/// composite) with its breaker state and counters.
+pub fn endpoint_status(vm: &Vm) -> String {
+    let mut out = String::new();
+    let line = |out: &mut String, label: &str, e: &Endpoint| {
+        let s = e.stats();
+        let _ = writeln!(
+            out,
+            "{label} {} {}  calls {}, failures {}, retries {}, rejected {}, in flight {}",
+            e.url(),
+            s.state.as_str(),
+            s.calls,
+            s.failures,
+            s.retries,
+            s.rejected,
+            s.in_flight
+        );
+    };
+    for (name, client) in endpoint_globals(vm) {
+        match &client {
+            Client::Endpoint(e) => line(&mut out, &name, e),
+            Client::Failover(_) | Client::LoadBalance(_) => {
+                let kind = if matches!(client, Client::Failover(_)) {
+                    "failover"
+                } else {
+                    "loadBalance"
+                };
+                let _ = writeln!(out, "{name} ({kind}) {}", client_state(&client).as_str());
+                for t in endpoints(&client) {
+                    line(&mut out, &format!("  {}", t.name()), t);
+                }
+            }
+        }
+    }
+    out
+}

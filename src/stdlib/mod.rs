@@ -53,6 +53,5 @@ pub fn log_level(name: &str) -> Option<u8> {
 /// One line per endpoint of the instance with its breaker state and
 /// statistics (the REPL's `:endpoints`); empty when there are none.
 pub fn describe_endpoints(vm: &crate::vm::machine::Vm) -> String {
-    let _ = vm;
-    String::new()
+    http::endpoint_status(vm)
 }
