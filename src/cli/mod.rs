@@ -4,7 +4,9 @@ use crate::check::{self, CheckResult};
 use crate::compile::{compile, CompiledProgram};
 use crate::diagnostics::Diagnostic;
 use crate::runtime::config::{self, ConfigError, ConfigSources};
+use crate::runtime::http::{HostPolicy, LineSink, Redactor, TraceSink};
 use crate::runtime::{self, Outcome};
+use crate::stdlib::http::HttpSettings;
 use crate::syntax::span::SourceMap;
 use crate::vm::machine::{HostIo, Limits, Vm};
 mod repl;
@@ -67,6 +69,12 @@ enum Command {
         /// `json` prints one JSON object per diagnostic per line on stdout.
         #[arg(long, value_name = "FORMAT")]
         format: Option<String>,
+        /// Also prints each endpoint with its resolved URL(s) and policy
+        /// (runs the module initialisers, after resolving configurables).
+        #[arg(long)]
+        endpoints: bool,
+        #[command(flatten)]
+        options: RunOptions,
     },
     /// Runs the `test` blocks of a file or of every `.flow` file in a folder.
     Test {
@@ -106,7 +114,22 @@ pub fn main() -> i32 {
             args,
             options,
         }) => run(&file, args, &options),
-        Some(Command::Check { files, format }) => check_files(&files, format.as_deref()),
+        Some(Command::Check {
+            files,
+            format,
+            endpoints,
+            options,
+        }) => {
+            let code = check_files(&files, format.as_deref());
+            if code != 0 || !endpoints {
+                return code;
+            }
+            files
+                .iter()
+                .map(|f| print_endpoints(f, &options))
+                .max()
+                .unwrap_or(0)
+        }
         Some(Command::Test { path, options }) => test(&path, &options),
         Some(Command::Repl { options }) => start_repl(&options),
         None => start_repl(&RunOptions::default_for_repl()),
@@ -208,7 +231,24 @@ fn start_vm(program: CompiledProgram, options: &RunOptions) -> Result<Rc<Vm>, St
     if let Some(level) = crate::stdlib::log_level(&options.log_level) {
         vm.log_level.set(level);
     }
+    vm.set_extension(http_settings(options));
     Ok(vm)
+}
+
+/// The `http` module's settings from `--trace` and `--allow-net`.
+fn http_settings(options: &RunOptions) -> HttpSettings {
+    let trace: Option<Arc<dyn TraceSink>> = options
+        .trace
+        .then(|| Arc::new(LineSink::stderr(Redactor::default())) as Arc<dyn TraceSink>);
+    let hosts = match &options.allow_net {
+        Some(list) => HostPolicy::only(list.split(',').map(str::trim).filter(|h| !h.is_empty())),
+        None => HostPolicy::any(),
+    };
+    HttpSettings {
+        trace,
+        hosts,
+        transport: None,
+    }
 }
 
 fn run(file: &Path, args: Vec<String>, options: &RunOptions) -> i32 {
@@ -246,6 +286,40 @@ fn run(file: &Path, args: Vec<String>, options: &RunOptions) -> i32 {
         eprint!("{text}");
     }
     outcome.exit_code()
+}
+
+/// `flow check --endpoints`: runs the initialisers of a checked file and
+/// prints its endpoints.
+fn print_endpoints(file: &Path, options: &RunOptions) -> i32 {
+    let sources = match config_sources(options) {
+        Ok(s) => s,
+        Err(e) => return config_failure(&e),
+    };
+    let program = match build(file) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let vm = match start_vm(program, options) {
+        Ok(vm) => vm,
+        Err(e) => {
+            eprintln!("{e}");
+            return 1;
+        }
+    };
+    if let Err(e) = config::configure(&vm, &sources) {
+        return config_failure(&e);
+    }
+    if let Outcome::Failure(text) = runtime::run_init(vm.clone()) {
+        eprint!("{text}");
+        return 1;
+    }
+    let text = crate::stdlib::http::describe_endpoints(&vm);
+    if text.is_empty() {
+        println!("{}: no endpoints", file.display());
+    } else {
+        print!("{text}");
+    }
+    0
 }
 
 fn check_files(files: &[PathBuf], format: Option<&str>) -> i32 {

@@ -99,6 +99,24 @@ pub fn run_main(vm: Rc<Vm>, args: Vec<String>) -> Outcome {
     outcome
 }
 
+/// Runs only the module initialiser (e.g. to inspect endpoints).
+pub fn run_init(vm: Rc<Vm>) -> Outcome {
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(e) => return Outcome::Failure(e),
+    };
+    let local = tokio::task::LocalSet::new();
+    let outcome = local.block_on(&rt, async {
+        let program = vm.program.clone();
+        match drive(Strand::new(vm.clone(), program.init, Vec::new())).await {
+            Ok(_) => Outcome::Success,
+            Err(e) => Outcome::Failure(describe_failure(&e, &program.types)),
+        }
+    });
+    vm.flush();
+    outcome
+}
+
 /// Runs the initialiser, then every test block in its own strand.
 pub fn run_tests(vm: Rc<Vm>) -> Result<Vec<TestResult>, String> {
     let rt = runtime()?;
