@@ -60,6 +60,8 @@ pub struct Settings {
     pub log_level: u8,
     /// Render diagnostics with colour.
     pub color: bool,
+    /// The `http` module's settings (tracing, allowed hosts).
+    pub http: crate::stdlib::http::HttpSettings,
 }
 
 /// A piece of the synthesized program that came from the user: a slice of
@@ -381,6 +383,7 @@ impl Session {
             Err(e) => return Reply::Problem(format!("error: {e}")),
         };
         vm.log_level.set(self.settings.log_level);
+        vm.set_extension(self.settings.http.clone());
         if let Err(e) = config::configure(&vm, &self.settings.config) {
             return Reply::Problem(e.to_string());
         }
