@@ -25,6 +25,18 @@ pub(crate) mod mode {
     pub const TYPED: i64 = 4;
 }
 
+/// Whether an expression statement is a remote call (`ep->post(...)` or
+/// `check ep->post(...)`), whose result is then `()`.
+pub(crate) fn is_remote_stmt(e: &ast::Expr) -> bool {
+    match &e.kind {
+        ast::ExprKind::RemoteCall { .. } => true,
+        ast::ExprKind::Check(x) | ast::ExprKind::CheckPanic(x) => {
+            matches!(x.kind, ast::ExprKind::RemoteCall { .. })
+        }
+        _ => false,
+    }
+}
+
 /// The constructors an endpoint may be declared with.
 const CONSTRUCTORS: &[&str] = &["client", "failover", "loadBalance"];
 

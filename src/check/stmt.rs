@@ -121,7 +121,10 @@ impl Checker {
                 false
             }
             S::Expr(e) => {
-                let v = self.expr(e, None);
+                // A remote call used as a statement ignores the response
+                // body: its typed result is `()` (§9.1).
+                let hint = super::remote::is_remote_stmt(e).then_some(TyId::NIL);
+                let v = self.expr(e, hint);
                 if !self.is_poison(v.ty) {
                     if self.types.has_error(v.ty) {
                         let msg = format!(

@@ -1156,7 +1156,7 @@ fn unknown_module_names_the_missing_import() {
         r.diagnostics[0].help.as_deref(),
         Some("add `import io;` at the top of the file")
     );
-    let (r, _) = check("import http;\n");
+    let (r, _) = check("import tx;\n");
     assert!(
         r.diagnostics[0].message.contains("not available yet"),
         "{}",
@@ -1409,14 +1409,13 @@ fn methods_need_narrowing_on_unions() {
 }
 
 #[test]
-fn unsupported_declarations_are_reported() {
+fn endpoints_must_be_created_by_an_http_constructor() {
     expect(
         "endpoint e = f();
 public function main() {
-    retry (count = 3) { }
 }
 ",
-        &["1:10 flow::unknown-name", "3:5 flow::unknown-name"],
+        &["1:14 flow::endpoint-config"],
     );
 }
 

@@ -894,8 +894,9 @@ pub fn endpoint_globals(vm: &Vm) -> Vec<(String, Client)> {
         .collect()
 }
 
+/// A duration as Flow prints it (`250ms`, `2s`).
 fn fmt_duration(d: Duration) -> String {
-    crate::runtime::http::format_duration(d)
+    crate::vm::format::format_duration(d.as_nanos().min(i64::MAX as u128) as i64)
 }
 
 fn describe_endpoint(out: &mut String, indent: &str, e: &Endpoint) {
