@@ -737,3 +737,48 @@ public function main() returns error? {{
     );
     assert!(!described.contains("s3cret"), "{described}");
 }
+
+#[test]
+fn endpoints_are_described_after_the_initialiser_only() {
+    use flow::vm::machine::{HostIo, Limits};
+    let program = "import io;
+import http;
+configurable int port = 9090;
+endpoint orders = http:client(`http://127.0.0.1:${port}`, { bulkhead: { maxConcurrent: 3 }, rateLimit: { permits: 5, period: 1s } });
+endpoint spread = http:loadBalance([orders], { algorithm: \"leastPending\" });
+public function main() { io:println(\"main must not run\"); }
+";
+    let mut sources = flow::syntax::span::SourceMap::new();
+    let checked = flow::check::check_source("main.flow", program, Path::new("."), &mut sources);
+    let p = checked.program.expect("checks");
+    let compiled = flow::compile::compile(p, std::sync::Arc::new(sources));
+    let out = Buffer::default();
+    let io = HostIo {
+        stdout: Box::new(out.clone()),
+        stderr: Box::new(std::io::sink()),
+    };
+    let vm = flow::runtime::instantiate(
+        std::sync::Arc::new(compiled),
+        &flow::stdlib::resolve,
+        io,
+        Limits::default(),
+    )
+    .expect("instantiate");
+    let text = flow::stdlib::http::initialise_and_describe(vm).expect("initialises");
+    assert_eq!(
+        text,
+        "endpoint orders
+  url: http://127.0.0.1:9090/
+  timeout: 30s
+  bulkhead: maxConcurrent 3, maxWait 0ms
+  rateLimit: permits 5, period 1s, maxWait 0ms
+endpoint spread (loadBalance: algorithm leastPending, failover true, failoverCodes [501, 502, 503, 504])
+  target orders
+    url: http://127.0.0.1:9090/
+    timeout: 30s
+    bulkhead: maxConcurrent 3, maxWait 0ms
+    rateLimit: permits 5, period 1s, maxWait 0ms
+"
+    );
+    assert!(out.0.lock().expect("buffer").is_empty());
+}

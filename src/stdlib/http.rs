@@ -1060,3 +1060,25 @@ pub fn endpoint_status(vm: &Vm) -> String {
     }
     out
 }
+
+/// `flow check --endpoints`: runs only the module initialiser of `vm`
+/// (resolve configurables into it first, as for `run`) and returns
+/// [`describe_endpoints`]; `Err` is the initialiser's failure text
+/// (`error: endpoint `orders`: invalid http:ClientConfig: ...`, exit code 1).
+pub fn initialise_and_describe(vm: Rc<Vm>) -> Result<String, String> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("error: cannot start the runtime: {e}\n"))?;
+    let local = tokio::task::LocalSet::new();
+    let init = vm.program.init;
+    let result = local.block_on(
+        &rt,
+        crate::vm::drive(Strand::new(vm.clone(), init, Vec::new())),
+    );
+    vm.flush();
+    match result {
+        Ok(_) => Ok(describe_endpoints(&vm)),
+        Err(e) => Err(crate::runtime::describe_failure(&e, &vm.program.types)),
+    }
+}
