@@ -23,6 +23,7 @@ mod modules;
 mod narrow;
 mod ops;
 mod remote;
+mod resilience;
 mod resolve_types;
 mod scope;
 mod stmt;

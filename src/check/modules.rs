@@ -240,6 +240,9 @@ impl Loader<'_> {
                 imports.push(edge);
             }
         }
+        if kind != ModKind::Stdlib && may_use_resilience_statements(&text) {
+            self.load_implicit_time();
+        }
         self.stack.pop();
         self.slots[slot] = Some(LoadedModule {
             file,
@@ -250,6 +253,26 @@ impl Loader<'_> {
         });
         self.order.push(slot);
         slot
+    }
+
+    /// Loads the `time` module without binding a name to it: the `retry`
+    /// and `timeout` statements are lowered to calls of its natives
+    /// (`check::resilience`).
+    fn load_implicit_time(&mut self) {
+        let key = ModKey::Std("time");
+        if self.by_key.contains_key(&key) {
+            return;
+        }
+        if let Some((sname, text)) = STDLIB.iter().find(|(n, _)| *n == "time") {
+            self.load(
+                key,
+                format!("<stdlib>/{sname}.flow"),
+                text.to_string(),
+                PathBuf::new(),
+                ModKind::Stdlib,
+                (*sname).into(),
+            );
+        }
     }
 
     fn import(

@@ -1,6 +1,7 @@
 //! Statements (§6): declarations, assignment, control flow, `match`
 //! (lowered to an `if` chain over a hidden local), `fail`/`panic`,
-//! `do { } on fail`; reachability (`unreachable-code`) and unused locals.
+//! `do { } on fail` (`retry` and `timeout`: `resilience.rs`); reachability
+//! (`unreachable-code`) and unused locals.
 
 use super::checker::Checker;
 use super::narrow::{assigned_names, key_of, Changes};
@@ -278,22 +279,16 @@ impl Checker {
                 true
             }
             S::Do { body, on_fail } => self.do_stmt(body, on_fail.as_ref(), span, out),
-            S::Retry { .. } => {
-                self.error(
-                    Code::UnknownName,
-                    span,
-                    "`retry` statements are not supported yet",
-                );
-                false
-            }
-            S::Timeout { .. } => {
-                self.error(
-                    Code::UnknownName,
-                    span,
-                    "`timeout` statements are not supported yet",
-                );
-                false
-            }
+            S::Retry {
+                args,
+                body,
+                on_fail,
+            } => self.retry_stmt(args, body, on_fail.as_ref(), span, out),
+            S::Timeout {
+                limit,
+                body,
+                on_fail,
+            } => self.timeout_stmt(limit, body, on_fail.as_ref(), span, out),
             S::Transaction { .. } => {
                 self.error(
                     Code::UnknownName,
@@ -521,7 +516,7 @@ impl Checker {
         Self::push(out, kind, span);
     }
 
-    fn do_stmt(
+    pub(crate) fn do_stmt(
         &mut self,
         body: &ast::Block,
         on_fail: Option<&ast::OnFail>,
@@ -547,46 +542,7 @@ impl Checker {
         let h = self.fx().handlers.pop().unwrap_or_default();
         let body_changes = self.changes_since(&snap);
         self.restore_minus_assigned(&snap);
-        let reaching: Vec<TyId> = h.errors.iter().map(|(t, _)| *t).collect();
-        let var_ty = match &of.ty {
-            Some(t) => {
-                let t_id = self.resolve_type(t);
-                if !self.is_poison(t_id) && !self.types.assignable(t_id, TyId::ERROR) {
-                    self.report(Diagnostic::new(
-                        Code::TypeMismatch,
-                        t.span,
-                        format!(
-                            "an `on fail` variable must have an error type, not `{}`",
-                            self.show(t_id)
-                        ),
-                    ));
-                } else if !self.is_poison(t_id) {
-                    for (et, espan) in &h.errors {
-                        if !self.types.assignable(*et, t_id) {
-                            let msg = format!(
-                                "this failure has type `{}`, which the handler `on fail {} {}` does not accept",
-                                self.show(*et),
-                                self.show(t_id),
-                                of.name.name
-                            );
-                            self.report(
-                                Diagnostic::new(Code::ErrorTypeMismatch, *espan, msg)
-                                    .with_label(t.span, format!("only `{}` is handled here", self.show(t_id)))
-                                    .with_help("use `on fail var e` (or a wider error type) to handle every error that can reach it"),
-                            );
-                        }
-                    }
-                }
-                t_id
-            }
-            None => {
-                if reaching.is_empty() {
-                    TyId::ERROR
-                } else {
-                    self.types.union(&reaching)
-                }
-            }
-        };
+        let var_ty = self.on_fail_var_ty(of, &h.errors);
         self.fx().push_scope();
         let (local, _) = self.fx().declare(
             &of.name.name,
@@ -614,6 +570,53 @@ impl Checker {
             span,
         );
         bdiv && hdiv
+    }
+
+    /// The type of an `on fail` variable reached by `errors` (each
+    /// failure's error type and position): the declared type, which must
+    /// cover them all (`error-type-mismatch` at each failure it does not),
+    /// or their union for `on fail var e` (plain `error` when none).
+    pub(crate) fn on_fail_var_ty(&mut self, of: &ast::OnFail, errors: &[(TyId, Span)]) -> TyId {
+        let reaching: Vec<TyId> = errors.iter().map(|(t, _)| *t).collect();
+        match &of.ty {
+            Some(t) => {
+                let t_id = self.resolve_type(t);
+                if !self.is_poison(t_id) && !self.types.assignable(t_id, TyId::ERROR) {
+                    self.report(Diagnostic::new(
+                        Code::TypeMismatch,
+                        t.span,
+                        format!(
+                            "an `on fail` variable must have an error type, not `{}`",
+                            self.show(t_id)
+                        ),
+                    ));
+                } else if !self.is_poison(t_id) {
+                    for (et, espan) in errors {
+                        if !self.types.assignable(*et, t_id) {
+                            let msg = format!(
+                                "this failure has type `{}`, which the handler `on fail {} {}` does not accept",
+                                self.show(*et),
+                                self.show(t_id),
+                                of.name.name
+                            );
+                            self.report(
+                                Diagnostic::new(Code::ErrorTypeMismatch, *espan, msg)
+                                    .with_label(t.span, format!("only `{}` is handled here", self.show(t_id)))
+                                    .with_help("use `on fail var e` (or a wider error type) to handle every error that can reach it"),
+                            );
+                        }
+                    }
+                }
+                t_id
+            }
+            None => {
+                if reaching.is_empty() {
+                    TyId::ERROR
+                } else {
+                    self.types.union(&reaching)
+                }
+            }
+        }
     }
 
     /// `match`: a hidden local holds the value; each arm becomes an `if`

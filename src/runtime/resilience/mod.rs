@@ -55,8 +55,8 @@ pub use breaker::{
 pub use bulkhead::{Bulkhead, BulkheadConfig, BulkheadPermit, Full};
 pub use rate_limit::{Limited, RateLimitConfig, RateLimiter};
 pub use retry::{
-    retry_with, Backoff, Jitter, Retry, RetryAfter, RetryBudget, RetryBudgetConfig, RetryConfig,
-    RetryDecision, RetryExhausted, RetryScheduled, StopReason,
+    retry_with, Backoff, BackoffState, Jitter, Retry, RetryAfter, RetryBudget, RetryBudgetConfig,
+    RetryConfig, RetryDecision, RetryExhausted, RetryScheduled, StopReason,
 };
 pub use timeout::{deadline_after, with_deadline, with_timeout, TimeLimit, TimedOut};
 

@@ -134,6 +134,26 @@ impl<R: Rng> Backoff<R> {
         }
     }
 
+    /// A schedule continuing from `state` (taken with [`Backoff::state`]
+    /// from a schedule for the same `config`), with `config.count` retries
+    /// left. For callers that cannot keep the `Backoff` itself between two
+    /// waits, such as the `retry` statement (§9.6), whose state lives in
+    /// Flow values.
+    pub fn resume(config: &RetryConfig, state: BackoffState, rng: R) -> Backoff<R> {
+        let mut b = Backoff::with_rng(config, rng);
+        b.base = nanos(state.base).min(b.cap);
+        b.previous = nanos(state.previous).min(b.cap);
+        b
+    }
+
+    /// Where the schedule stands: what the next wait is computed from.
+    pub fn state(&self) -> BackoffState {
+        BackoffState {
+            base: Duration::from_nanos(self.base),
+            previous: Duration::from_nanos(self.previous),
+        }
+    }
+
     /// Retries left in the schedule.
     pub fn remaining(&self) -> u32 {
         self.remaining
@@ -183,6 +203,16 @@ impl<R: Rng> Iterator for Backoff<R> {
         self.remaining = self.remaining.checked_sub(1)?;
         Some(self.next_wait())
     }
+}
+
+/// The position of a [`Backoff`] between two waits ([`Backoff::state`],
+/// [`Backoff::resume`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BackoffState {
+    /// The next un-jittered wait.
+    pub base: Duration,
+    /// The previous wait drawn (decorrelated jitter; at first `interval`).
+    pub previous: Duration,
 }
 
 /// A server-provided wait (`Retry-After`, §9.3).
@@ -609,6 +639,19 @@ mod tests {
         [100, 200, 400, 800, 1000, 1000, 1000, 1000]
             .map(|ms| ms * MS)
             .to_vec()
+    }
+
+    #[test]
+    fn a_resumed_schedule_continues_where_its_state_was_taken() {
+        let c = config(8, Jitter::None);
+        let mut waits = Vec::new();
+        let mut state = seeded(&c, 1).state();
+        for _ in 0..8 {
+            let mut b = Backoff::resume(&c, state, StdRng::seed_from_u64(2));
+            waits.push(b.next_wait());
+            state = b.state();
+        }
+        assert_eq!(waits, bases());
     }
 
     #[test]
