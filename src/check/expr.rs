@@ -150,8 +150,9 @@ impl Checker {
                 };
                 mk(ExprKind::Trap(Box::new(v)), ty)
             }
-            E::Start(_) => self.unsupported(span, "`start` is not supported yet"),
-            E::Wait(_) | E::WaitAny(_) => self.unsupported(span, "`wait` is not supported yet"),
+            E::Start(x) => self.start_expr(x, span, expected),
+            E::Wait(x) => self.wait_expr(x, span),
+            E::WaitAny(xs) => self.wait_any_expr(xs, span),
             E::RemoteCall {
                 target,
                 method,

@@ -188,7 +188,7 @@ impl Checker {
                 self.method_arity(name, args, 0, 0);
                 Some(self.mk_method(meth, vec![recv], ty, span))
             }
-            Recv::Other => None,
+            Recv::Other => self.future_method(recv, name, args, span),
         };
         match res {
             Some(e) => e,

@@ -14,6 +14,7 @@
 mod access;
 mod call;
 mod checker;
+mod concurrency;
 mod errors;
 mod expr;
 mod items;

@@ -21,6 +21,9 @@ const STDLIB: &[(&str, &str)] = &[
     ("http", include_str!("../../stdlib/http.flow")),
 ];
 
+/// Internal standard-library modules: loaded implicitly, never importable.
+const INTERNAL: &[(&str, &str)] = &[("strand", include_str!("../../stdlib/strand.flow"))];
+
 /// Standard-library modules of the specification that are not implemented yet.
 const STDLIB_LATER: &[&str] = &["tx"];
 
@@ -243,6 +246,9 @@ impl Loader<'_> {
         if kind != ModKind::Stdlib && may_use_resilience_statements(&text) {
             self.load_implicit_time();
         }
+        if kind != ModKind::Stdlib && super::concurrency::may_use_strands(&text) {
+            self.load_internal("strand");
+        }
         self.stack.pop();
         self.slots[slot] = Some(LoadedModule {
             file,
@@ -264,6 +270,26 @@ impl Loader<'_> {
             return;
         }
         if let Some((sname, text)) = STDLIB.iter().find(|(n, _)| *n == "time") {
+            self.load(
+                key,
+                format!("<stdlib>/{sname}.flow"),
+                text.to_string(),
+                PathBuf::new(),
+                ModKind::Stdlib,
+                (*sname).into(),
+            );
+        }
+    }
+
+    /// Loads an internal module (see [`INTERNAL`]) without binding a name
+    /// to it: `start` and `wait` are lowered to calls of the `strand`
+    /// natives (`check::concurrency`).
+    fn load_internal(&mut self, name: &'static str) {
+        let key = ModKey::Std(name);
+        if self.by_key.contains_key(&key) {
+            return;
+        }
+        if let Some((sname, text)) = INTERNAL.iter().find(|(n, _)| *n == name) {
             self.load(
                 key,
                 format!("<stdlib>/{sname}.flow"),

@@ -6,6 +6,7 @@ pub mod http;
 mod io;
 mod log;
 mod math;
+mod strand;
 mod test;
 mod time;
 
@@ -22,6 +23,7 @@ pub fn resolve(name: &str) -> Option<NativeFn> {
         "math" => math::resolve(member),
         "test" => test::resolve(member),
         "http" => http::resolve(member),
+        "strand" => strand::resolve(member),
         _ => None,
     }
 }
