@@ -276,8 +276,14 @@ fn echo_server() -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
                     while reader.read_line(&mut line).unwrap_or(0) > 0 && line.trim() != "" {
                         line.clear();
                     }
-                    let path = request_line.split_whitespace().nth(1).unwrap_or("").to_string();
-                    log.lock().expect("log").push(request_line.trim().to_string());
+                    let path = request_line
+                        .split_whitespace()
+                        .nth(1)
+                        .unwrap_or("")
+                        .to_string();
+                    log.lock()
+                        .expect("log")
+                        .push(request_line.trim().to_string());
                     let body = format!("{{\"n\":7,\"path\":\"{path}\"}}");
                     let reply = format!(
                         "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
@@ -305,12 +311,17 @@ fn remote_calls_and_endpoint_state() {
     assert_eq!(lines[0], "7 : json");
     assert_eq!(lines[1], "{\"n\":7,\"path\":\"/again\"} : json|http:Error");
     assert!(
-        lines[2].starts_with(&format!("svc http://127.0.0.1:{port}/ CLOSED  calls 2, failures 0")),
+        lines[2].starts_with(&format!(
+            "svc http://127.0.0.1:{port}/ CLOSED  calls 2, failures 0"
+        )),
         "{}",
         r.stdout
     );
     assert_eq!(
         *seen.lock().expect("log"),
-        vec!["GET /data HTTP/1.1".to_string(), "GET /again HTTP/1.1".to_string()]
+        vec![
+            "GET /data HTTP/1.1".to_string(),
+            "GET /again HTTP/1.1".to_string()
+        ]
     );
 }

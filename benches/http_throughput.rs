@@ -1,0 +1,170 @@
+//! Issue 5 benchmark (not a test): requests per second of a Flow loop of
+//! GETs through an endpoint with retry, circuit breaker and bulkhead,
+//! against a plain Rust reqwest loop, both hitting the same loopback hyper
+//! server (in this process); each client runs as its own process.
+//!
+//!     cargo bench --bench http_throughput            # 20,000 requests
+//!     N=5000 cargo bench --bench http_throughput
+//!     SERVE_ONLY=1 cargo bench --bench http_throughput   # just the server (profiling)
+//!
+//! Prints one line per client: requests, elapsed time, requests per second,
+//! and the Flow/reqwest ratio (target >= 0.9).
+
+use http_body_util::Full;
+use hyper::body::{Bytes, Incoming};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use std::convert::Infallible;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+fn main() {
+    let n: usize = std::env::var("N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20_000);
+    if let Some(port) = std::env::var("REQWEST_CLIENT_PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+    {
+        // Child mode: the reqwest loop as its own process, like `flow`.
+        println!("{}", reqwest_loop(port, n).as_micros());
+        return;
+    }
+    let port = start_server();
+    if std::env::var_os("SERVE_ONLY").is_some() {
+        // For profiling: serve until killed.
+        println!("listening on 127.0.0.1:{port}");
+        loop {
+            std::thread::sleep(Duration::from_secs(3600));
+        }
+    }
+    // Both clients run as separate processes against the server in this
+    // one, so they pay the same cross-process costs.
+    let rust = reqwest_process(port, n);
+    let flow = flow_loop(port, n);
+    let rps = |d: Duration| n as f64 / d.as_secs_f64();
+    println!("sequential GETs to 127.0.0.1:{port} (concurrency 1), {n} requests");
+    println!(
+        "reqwest loop : {:>8.1} ms  {:>9.0} req/s",
+        rust.as_secs_f64() * 1e3,
+        rps(rust)
+    );
+    println!(
+        "flow endpoint: {:>8.1} ms  {:>9.0} req/s  (retry + breaker + bulkhead)",
+        flow.as_secs_f64() * 1e3,
+        rps(flow)
+    );
+    println!(
+        "flow / reqwest: {:.2} (target >= 0.90)",
+        rps(flow) / rps(rust)
+    );
+}
+
+/// A hyper HTTP/1.1 server on its own thread answering `pong`.
+fn start_server() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+    let port = listener.local_addr().expect("local address").port();
+    listener
+        .set_nonblocking(true)
+        .expect("non-blocking listener");
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("server runtime");
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                tokio::spawn(async move {
+                    let service = service_fn(|_req: hyper::Request<Incoming>| async {
+                        Ok::<_, Infallible>(hyper::Response::new(Full::new(Bytes::from_static(
+                            b"pong",
+                        ))))
+                    });
+                    let _ = http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+    });
+    port
+}
+
+/// `n` sequential GETs with one reqwest client; the elapsed time.
+fn reqwest_loop(port: u16, n: usize) -> Duration {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("client runtime");
+    rt.block_on(async move {
+        let client = reqwest::Client::new();
+        let url = format!("http://127.0.0.1:{port}/ping");
+        let started = Instant::now();
+        for _ in 0..n {
+            let body = client
+                .get(&url)
+                .send()
+                .await
+                .expect("GET")
+                .text()
+                .await
+                .expect("body");
+            assert_eq!(body, "pong");
+        }
+        started.elapsed()
+    })
+}
+
+/// The reqwest loop run as a child process (this benchmark binary in child
+/// mode); its own measurement of the loop.
+fn reqwest_process(port: u16, n: usize) -> Duration {
+    let exe = std::env::current_exe().expect("the benchmark's own path");
+    let out = Command::new(exe)
+        .env("REQWEST_CLIENT_PORT", port.to_string())
+        .env("N", n.to_string())
+        .output()
+        .expect("run the reqwest client");
+    let micros: u64 = String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .expect("elapsed microseconds on stdout");
+    Duration::from_micros(micros)
+}
+
+/// The Flow program's own measurement of its loop (start-up excluded).
+fn flow_loop(port: u16, n: usize) -> Duration {
+    let program = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/benches/programs/http_loop.flow"
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_flow"))
+        .args([
+            "run",
+            "-C",
+            &format!("port={port}"),
+            "-C",
+            &format!("n={n}"),
+            program,
+        ])
+        .output()
+        .expect("run flow");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "flow failed: {}{}",
+        stdout,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ms: u64 = stdout
+        .split_whitespace()
+        .next()
+        .and_then(|v| v.parse().ok())
+        .expect("elapsed milliseconds on stdout");
+    Duration::from_millis(ms)
+}
