@@ -217,7 +217,9 @@ impl<'a> FnBuilder<'a> {
             | Op::JumpIfNotCmpInt { off: o, .. }
             | Op::JumpIfNotCmpIntImm { off: o, .. }
             | Op::PushTrap { off: o, .. }
-            | Op::IterNext { off: o, .. } => *o = off,
+            | Op::IterNext { off: o, .. }
+            | Op::IterLoop { off: o, .. }
+            | Op::ForStep { off: o, .. } => *o = off,
             _ => {}
         }
     }
@@ -225,6 +227,22 @@ impl<'a> FnBuilder<'a> {
     fn jump_back(&mut self, target: usize) {
         let at = self.emit(Op::Jump { off: 0 });
         self.patch_to(at, target);
+    }
+
+    /// Ends a loop headed by the `IterNext` at `head`: steps to the next
+    /// element and jumps back to the body (the instruction after `head`).
+    fn iter_loop_back(&mut self, head: usize) {
+        if let Some(&Op::IterNext { dst, coll, idx, .. }) = self.code.get(head) {
+            let at = self.emit(Op::IterLoop {
+                dst,
+                coll,
+                idx,
+                off: 0,
+            });
+            self.patch_to(at, head + 1);
+        } else {
+            self.jump_back(head);
+        }
     }
 
     fn alloc(&mut self) -> Reg {
@@ -273,9 +291,18 @@ impl<'a> FnBuilder<'a> {
                 }
             }
             StmtKind::Assign { place, value } => self.assign(place, value),
-            StmtKind::Expr(e) => {
-                self.expr_any(e);
-            }
+            StmtKind::Expr(e) => match &e.kind {
+                // A statement `xs.push(v)`: its () result is not needed.
+                ExprKind::Method(Method::ArrPush, args) if args.len() == 2 => {
+                    let arr = self.expr_any(&args[0]);
+                    let src = self.expr_any(&args[1]);
+                    self.span = span;
+                    self.emit(Op::ArrayPush { arr, src });
+                }
+                _ => {
+                    self.expr_any(e);
+                }
+            },
             StmtKind::If {
                 cond,
                 then,
@@ -340,12 +367,13 @@ impl<'a> FnBuilder<'a> {
                 self.block(body);
                 let incr = self.code.len();
                 self.retarget_continues(continues_from, incr);
-                self.emit(Op::AddIntImm {
-                    dst: counter,
-                    a: counter,
-                    v: 1,
+                let step = self.emit(Op::ForStep {
+                    counter,
+                    end,
+                    cmp,
+                    off: 0,
                 });
-                self.jump_back(head);
+                self.patch_to(step, head + 1);
                 self.patch(exit);
                 self.end_loop();
             }
@@ -378,8 +406,16 @@ impl<'a> FnBuilder<'a> {
                         src: elem,
                     });
                 }
-                self.loop_body(head, body);
-                self.jump_back(head);
+                // `continue` goes to the step at the bottom, emitted after the body.
+                self.loops.push(LoopCtx {
+                    continue_to: usize::MAX,
+                    breaks: Vec::new(),
+                });
+                let continues_from = self.code.len();
+                self.block(body);
+                let step = self.code.len();
+                self.retarget_continues(continues_from, step);
+                self.iter_loop_back(head);
                 self.patch(exit);
                 self.end_loop();
             }
@@ -1079,9 +1115,10 @@ impl<'a> FnBuilder<'a> {
                 self.emit(Op::LoadNil { dst: acc });
             }
         }
+        // `acc` and `elem` are adjacent: the operands of a reduce function.
+        let elem = self.alloc();
         let idx = self.alloc();
         self.emit(Op::LoadInt { dst: idx, v: 0 });
-        let elem = self.alloc();
         let result = self.alloc();
         let call_args = self.alloc_n(2);
         let head = self.code.len();
@@ -1098,6 +1135,27 @@ impl<'a> FnBuilder<'a> {
             &[elem]
         };
         match inline {
+            // An inlined predicate jumps on its condition directly.
+            Some((lambda, body)) if m == Method::ArrFilter => {
+                let skip = self.inline_bind(lambda, operands, |b| b.cond_jump_false(body));
+                self.emit(Op::ArrayPush {
+                    arr: acc,
+                    src: elem,
+                });
+                self.patch(skip);
+                self.iter_loop_back(head);
+                self.patch(exit);
+                self.emit(Op::Move { dst, src: acc });
+                return;
+            }
+            // An inlined reducer may write the accumulator directly.
+            Some((lambda, body)) if m == Method::ArrReduce && writes_dst_last(body) => {
+                self.inline_bind(lambda, operands, |b| b.expr_to(body, acc));
+                self.iter_loop_back(head);
+                self.patch(exit);
+                self.emit(Op::Move { dst, src: acc });
+                return;
+            }
             Some((lambda, body)) => self.inline_call(lambda, body, operands, result),
             None => {
                 for (i, src) in operands.iter().enumerate() {
@@ -1140,7 +1198,7 @@ impl<'a> FnBuilder<'a> {
                 self.emit(Op::LoadBool { dst: acc, v: true });
                 let out = self.emit_jump(Op::Jump { off: 0 });
                 self.patch(next);
-                self.jump_back(head);
+                self.iter_loop_back(head);
                 self.patch(exit);
                 self.patch(out);
                 self.emit(Op::Move { dst, src: acc });
@@ -1151,7 +1209,7 @@ impl<'a> FnBuilder<'a> {
                 self.emit(Op::LoadBool { dst: acc, v: false });
                 let out = self.emit_jump(Op::Jump { off: 0 });
                 self.patch(next);
-                self.jump_back(head);
+                self.iter_loop_back(head);
                 self.patch(exit);
                 self.patch(out);
                 self.emit(Op::Move { dst, src: acc });
@@ -1159,7 +1217,7 @@ impl<'a> FnBuilder<'a> {
             }
             _ => {}
         }
-        self.jump_back(head);
+        self.iter_loop_back(head);
         self.patch(exit);
         if m == Method::ArrSortBy {
             self.emit(Op::SortByKeys {
@@ -1202,19 +1260,41 @@ impl<'a> FnBuilder<'a> {
     /// Compiles an inlined arrow-function body with its parameters bound to
     /// `args`, leaving the value in `result`.
     fn inline_call(&mut self, lambda: &'a Function, body: &'a Expr, args: &[Reg], result: Reg) {
-        let lam = self.alloc_n(lambda.locals.len());
-        for (i, src) in args.iter().enumerate() {
-            self.emit(Op::Move {
-                dst: lam + i as Reg,
-                src: *src,
-            });
-        }
+        self.inline_bind(lambda, args, |b| b.expr_to(body, result));
+    }
+
+    /// Runs `emit_body` with the inlined function's parameters bound to
+    /// `args`. When its locals are exactly its parameters and `args` are
+    /// consecutive registers, the parameters are those registers (an
+    /// inlinable body is one expression, so it cannot assign them);
+    /// otherwise they are copied into fresh registers.
+    fn inline_bind<T>(
+        &mut self,
+        lambda: &'a Function,
+        args: &[Reg],
+        emit_body: impl FnOnce(&mut Self) -> T,
+    ) -> T {
+        let consecutive = args.windows(2).all(|w| w[1] == w[0].wrapping_add(1));
+        let lam = match args.first() {
+            Some(&first) if consecutive && lambda.locals.len() == args.len() => first,
+            _ => {
+                let lam = self.alloc_n(lambda.locals.len());
+                for (i, src) in args.iter().enumerate() {
+                    self.emit(Op::Move {
+                        dst: lam + i as Reg,
+                        src: *src,
+                    });
+                }
+                lam
+            }
+        };
         let saved = (self.func, self.local_base, self.inline_captures);
         self.inline_captures = Some((&lambda.captures, self.local_base));
         self.func = lambda;
         self.local_base = lam;
-        self.expr_to(body, result);
+        let out = emit_body(self);
         (self.func, self.local_base, self.inline_captures) = saved;
+        out
     }
 }
 

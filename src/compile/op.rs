@@ -234,6 +234,25 @@ pub enum Op {
         idx: Reg,
         off: i32,
     },
+    /// The bottom of an `IterNext` loop: counts one loop iteration against
+    /// the operation limit, then if `idx < len(coll)`, `dst = coll[idx]`,
+    /// `idx += 1` and jumps by `off` (back to the loop body); else falls
+    /// through.
+    IterLoop {
+        dst: Reg,
+        coll: Reg,
+        idx: Reg,
+        off: i32,
+    },
+    /// The bottom of a counted loop: `counter += 1` (panics on overflow),
+    /// counts one loop iteration against the operation limit, and jumps by
+    /// `off` (back to the loop body) if `counter cmp end`.
+    ForStep {
+        counter: Reg,
+        end: Reg,
+        cmp: Cmp,
+        off: i32,
+    },
     /// `dst = typedesc ty`
     TypeDesc { dst: Reg, ty: u32 },
     /// `dst = src.cloneWithType(ty)` (`T|error`)
@@ -701,6 +720,24 @@ impl Op {
                 ..
             } => Operands {
                 regs: vec![dst, coll, idx],
+                range: None,
+                jump: Some(off),
+            },
+            Op::IterLoop {
+                dst,
+                coll,
+                idx,
+                off,
+                ..
+            } => Operands {
+                regs: vec![dst, coll, idx],
+                range: None,
+                jump: Some(off),
+            },
+            Op::ForStep {
+                counter, end, off, ..
+            } => Operands {
+                regs: vec![counter, end],
                 range: None,
                 jump: Some(off),
             },

@@ -15,6 +15,7 @@ use super::value::{Closure, ErrorObj, MapObj, Panic, Str, TraceFrame, Value, VmR
 use crate::check::tir::Capture;
 use crate::check::types::{ErrorId, RecordId, TyId};
 use crate::compile::op::{Cmp, Op};
+use crate::compile::program::CompiledProgram;
 use crate::compile::METHODS;
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -40,6 +41,18 @@ struct TrapRec {
     dst: usize,
     /// Where to continue (in the trapping frame).
     target: usize,
+}
+
+/// What the interpreter loop does after an out-of-line instruction.
+enum Step {
+    /// Continue with the next instruction.
+    Next,
+    /// Continue at this pc in the same frame.
+    Jump(usize),
+    /// The frame stack changed: continue in the current frame.
+    Reload,
+    /// Stop running the strand.
+    Exit(Exit),
 }
 
 /// Why `run` stopped.
@@ -214,27 +227,47 @@ impl Strand {
         out
     }
 
+    /// A pointer to register `base` of the register file (the current
+    /// frame's window).
+    #[inline(always)]
+    fn window(&mut self, base: usize) -> *mut Value {
+        debug_assert!(base < self.regs.len());
+        // SAFETY: `push_frame` (and `Strand::new` for the first frame) keep
+        // `regs.len() > base + nregs`, so `base` is inside the allocation.
+        unsafe { self.regs.as_mut_ptr().add(base) }
+    }
+
     fn run_inner(&mut self) -> VmResult<Exit> {
         let program = self.vm.program.clone();
+        let vm = self.vm.clone();
         let Some(frame) = self.frames.last() else {
             return Ok(Exit::Return(Value::Nil));
         };
         let mut code: &[Op] = &program.functions[frame.func as usize].code;
         let mut pc = frame.pc as usize;
         let mut base = frame.base as usize;
+        let mut regs = self.window(base);
 
-        // `CompiledProgram::verify` (run when the VM is created) guarantees
-        // every register operand is below its function's frame size, and
-        // `push_frame` keeps `regs.len() > base + nregs`, so these indexings
-        // never fail.
+        // Registers are accessed through `regs`, a raw pointer to the
+        // frame's window, so that it (with `pc`, `base` and `code`) stays in
+        // machine registers instead of being reloaded from `self.regs` after
+        // every store.
+        //
+        // SAFETY: `CompiledProgram::verify` (run by `Vm::new`, the only way
+        // to build a VM) guarantees every register operand of an instruction
+        // is below its function's frame size, and `push_frame` keeps
+        // `regs.len() > base + nregs`. `regs` is re-derived (`window`) after
+        // everything that may reallocate or reborrow the register file:
+        // frame pushes and every out-of-line instruction. A reference made
+        // by `reg!` is never held across a write through `reg_mut!`.
         macro_rules! reg {
             ($r:expr) => {
-                self.regs[base + $r as usize]
+                unsafe { &*regs.add($r as usize) }
             };
         }
         macro_rules! reg_mut {
             ($r:expr) => {
-                &mut self.regs[base + $r as usize]
+                unsafe { &mut *regs.add($r as usize) }
             };
         }
         macro_rules! save_pc {
@@ -250,63 +283,48 @@ impl Strand {
                 return Err($e);
             }};
         }
-        macro_rules! int_op {
-            ($dst:expr, $a:expr, $b:expr, $f:expr) => {{
-                match (&reg!($a), &reg!($b)) {
-                    (Value::Int(x), Value::Int(y)) => match $f(*x, *y) {
-                        Some(v) => set_int(reg_mut!($dst), v),
-                        None => {
-                            let msg = if *y == 0 {
-                                "division by zero"
-                            } else {
-                                "integer overflow"
-                            };
-                            fail!(Panic::msg(msg))
-                        }
-                    },
-                    (a, b) => fail!(type_panic("int", a, b)),
-                }
-            }};
-        }
-        // Switches to a new frame for function `$f` whose arguments start at
-        // register `$args`; its result goes to `$dst`.
-        macro_rules! enter {
-            ($f:expr, $nregs:expr, $args:expr, $dst:expr, $closure:expr) => {{
-                self.push_frame(
-                    $f,
-                    $nregs,
-                    base + $args as usize,
-                    base + $dst as usize,
-                    $closure,
-                )?;
-                code = &program.functions[$f as usize].code;
-                pc = 0;
-                base += $args as usize;
-            }};
-        }
-        // Continues in the frame that is current after a return.
-        macro_rules! resume_caller {
+        // Continues in the frame that is current now (after a call or return).
+        macro_rules! reload {
             () => {{
                 let (f, p, b) = self.current();
                 code = &program.functions[f as usize].code;
                 pc = p;
                 base = b;
+                regs = self.window(base);
             }};
         }
-        macro_rules! put {
-            ($dst:expr, $v:expr) => {
-                match $v {
-                    Ok(v) => *reg_mut!($dst) = v,
-                    Err(p) => fail!(p),
+        // Runs an instruction out of line (`slow_op`).
+        macro_rules! slow {
+            ($op:expr) => {{
+                save_pc!();
+                match self.slow_op($op, base, pc, &program)? {
+                    Step::Next => regs = self.window(base),
+                    Step::Jump(to) => {
+                        pc = to;
+                        regs = self.window(base);
+                    }
+                    Step::Reload => reload!(),
+                    Step::Exit(e) => return Ok(e),
                 }
-            };
+            }};
+        }
+        macro_rules! int_op {
+            ($dst:expr, $a:expr, $b:expr, $f:expr) => {{
+                match (reg!($a), reg!($b)) {
+                    (&Value::Int(x), &Value::Int(y)) => match $f(x, y) {
+                        Some(v) => set_int(reg_mut!($dst), v),
+                        None => fail!(int_failure(y)),
+                    },
+                    (a, b) => fail!(type_panic("int", a, b)),
+                }
+            }};
         }
         macro_rules! int_imm {
             ($dst:expr, $a:expr, $v:expr, $f:expr) => {{
-                match &reg!($a) {
-                    Value::Int(x) => match $f(*x, $v as i64) {
+                match reg!($a) {
+                    &Value::Int(x) => match $f(x, $v as i64) {
                         Some(r) => set_int(reg_mut!($dst), r),
-                        None => fail!(Panic::msg("integer overflow")),
+                        None => fail!(int_failure($v as i64)),
                     },
                     other => fail!(type_panic("int", other, other)),
                 }
@@ -314,9 +332,9 @@ impl Strand {
         }
         macro_rules! float_op {
             ($dst:expr, $a:expr, $b:expr, $f:expr) => {{
-                match (&reg!($a), &reg!($b)) {
-                    (Value::Float(x), Value::Float(y)) => {
-                        *reg_mut!($dst) = Value::Float($f(*x, *y))
+                match (reg!($a), reg!($b)) {
+                    (&Value::Float(x), &Value::Float(y)) => {
+                        *reg_mut!($dst) = Value::Float($f(x, y))
                     }
                     (a, b) => fail!(type_panic("float", a, b)),
                 }
@@ -329,7 +347,7 @@ impl Strand {
                 match self.do_return(Value::Nil) {
                     Some(v) => return Ok(Exit::Return(v)),
                     None => {
-                        resume_caller!();
+                        reload!();
                         continue;
                     }
                 }
@@ -337,55 +355,23 @@ impl Strand {
             pc += 1;
             match op {
                 Op::Move { dst, src } => {
-                    let v = match &reg!(src) {
-                        Value::Int(i) => Value::Int(*i),
-                        Value::Float(f) => Value::Float(*f),
-                        Value::Bool(b) => Value::Bool(*b),
+                    let v = match reg!(src) {
+                        &Value::Int(i) => Value::Int(i),
+                        &Value::Float(f) => Value::Float(f),
+                        &Value::Bool(b) => Value::Bool(b),
                         other => other.clone(),
                     };
-                    *reg_mut!(dst) = v;
+                    store(reg_mut!(dst), v);
                 }
                 Op::LoadConst { dst, k } => {
-                    *reg_mut!(dst) = self.vm.consts.get(k as usize).cloned().unwrap_or_default();
+                    store(
+                        reg_mut!(dst),
+                        vm.consts.get(k as usize).cloned().unwrap_or_default(),
+                    );
                 }
-                Op::LoadNil { dst } => *reg_mut!(dst) = Value::Nil,
-                Op::LoadBool { dst, v } => *reg_mut!(dst) = Value::Bool(v),
+                Op::LoadNil { dst } => store(reg_mut!(dst), Value::Nil),
+                Op::LoadBool { dst, v } => set_bool(reg_mut!(dst), v),
                 Op::LoadInt { dst, v } => set_int(reg_mut!(dst), v as i64),
-                Op::LoadUndefined { dst } => *reg_mut!(dst) = Value::Undefined,
-                Op::LoadGlobal { dst, g } => {
-                    let v = self
-                        .vm
-                        .globals
-                        .borrow()
-                        .get(g as usize)
-                        .cloned()
-                        .unwrap_or_default();
-                    *reg_mut!(dst) = v;
-                }
-                Op::StoreGlobal { g, src } => {
-                    let v = reg!(src).clone();
-                    if let Some(slot) = self.vm.globals.borrow_mut().get_mut(g as usize) {
-                        *slot = v;
-                    }
-                }
-                Op::NewCell { dst, src } => {
-                    let v = std::mem::take(reg_mut!(src));
-                    *reg_mut!(dst) = Value::Cell(Rc::new(RefCell::new(v)));
-                }
-                Op::GetCell { dst, cell } => {
-                    let v = match &reg!(cell) {
-                        Value::Cell(c) => c.borrow().clone(),
-                        other => other.clone(),
-                    };
-                    *reg_mut!(dst) = v;
-                }
-                Op::SetCell { cell, src } => {
-                    let v = reg!(src).clone();
-                    match &reg!(cell) {
-                        Value::Cell(c) => *c.borrow_mut() = v,
-                        _ => *reg_mut!(cell) = v,
-                    }
-                }
                 Op::GetUpval { dst, idx } => {
                     let v = self
                         .frames
@@ -394,176 +380,32 @@ impl Strand {
                         .and_then(|c| c.upvalues.get(idx as usize))
                         .map(|c| c.borrow().clone())
                         .unwrap_or_default();
-                    *reg_mut!(dst) = v;
-                }
-                Op::SetUpval { idx, src } => {
-                    let v = reg!(src).clone();
-                    if let Some(c) = self
-                        .frames
-                        .last()
-                        .and_then(|f| f.closure.as_ref())
-                        .and_then(|c| c.upvalues.get(idx as usize))
-                    {
-                        *c.borrow_mut() = v;
-                    }
-                }
-                Op::Closure { dst, func: f } => {
-                    let proto = &program.functions[f as usize];
-                    let mut ups = Vec::with_capacity(proto.captures.len());
-                    for cap in &proto.captures {
-                        match cap {
-                            Capture::Local(l) => match &reg!(l.0) {
-                                Value::Cell(c) => ups.push(c.clone()),
-                                other => ups.push(Rc::new(RefCell::new(other.clone()))),
-                            },
-                            Capture::Upvalue(i) => {
-                                let c = self
-                                    .frames
-                                    .last()
-                                    .and_then(|fr| fr.closure.as_ref())
-                                    .and_then(|c| c.upvalues.get(*i as usize))
-                                    .cloned()
-                                    .unwrap_or_else(|| Rc::new(RefCell::new(Value::Nil)));
-                                ups.push(c);
-                            }
-                        }
-                    }
-                    *reg_mut!(dst) = Value::Func(Rc::new(Closure {
-                        func: f.into(),
-                        upvalues: ups.into_boxed_slice(),
-                    }));
+                    store(reg_mut!(dst), v);
                 }
                 Op::AddInt { dst, a, b } => int_op!(dst, a, b, i64::checked_add),
                 Op::SubInt { dst, a, b } => int_op!(dst, a, b, i64::checked_sub),
                 Op::MulInt { dst, a, b } => int_op!(dst, a, b, i64::checked_mul),
                 Op::DivInt { dst, a, b } => int_op!(dst, a, b, i64::checked_div),
                 Op::RemInt { dst, a, b } => int_op!(dst, a, b, i64::checked_rem),
-                Op::AddIntImm { dst, a, v } => match &reg!(a) {
-                    Value::Int(x) => match x.checked_add(v as i64) {
-                        Some(r) => set_int(reg_mut!(dst), r),
-                        None => fail!(Panic::msg("integer overflow")),
-                    },
-                    other => fail!(type_panic("int", other, other)),
-                },
+                Op::AddIntImm { dst, a, v } => int_imm!(dst, a, v, i64::checked_add),
                 Op::MulIntImm { dst, a, v } => int_imm!(dst, a, v, i64::checked_mul),
                 Op::DivIntImm { dst, a, v } => int_imm!(dst, a, v, i64::checked_div),
                 Op::RemIntImm { dst, a, v } => int_imm!(dst, a, v, i64::checked_rem),
-                Op::CmpIntImm { dst, a, v, cmp } => match &reg!(a) {
-                    Value::Int(x) => {
-                        let r = cmp.ints(*x, v as i64);
-                        set_bool(reg_mut!(dst), r)
-                    }
+                Op::CmpIntImm { dst, a, v, cmp } => match reg!(a) {
+                    &Value::Int(x) => set_bool(reg_mut!(dst), cmp.ints(x, v as i64)),
                     other => fail!(type_panic("int", other, other)),
                 },
-                Op::JumpIfNotCmpIntImm { a, v, cmp, off } => match &reg!(a) {
-                    Value::Int(x) => {
-                        if !cmp.ints(*x, v as i64) {
+                Op::JumpIfNotCmpIntImm { a, v, cmp, off } => match reg!(a) {
+                    &Value::Int(x) => {
+                        if !cmp.ints(x, v as i64) {
                             pc = jump(pc, off);
                         }
                     }
                     other => fail!(type_panic("int", other, other)),
                 },
-                Op::AddFloat { dst, a, b } => float_op!(dst, a, b, |x: f64, y: f64| x + y),
-                Op::SubFloat { dst, a, b } => float_op!(dst, a, b, |x: f64, y: f64| x - y),
-                Op::MulFloat { dst, a, b } => float_op!(dst, a, b, |x: f64, y: f64| x * y),
-                Op::DivFloat { dst, a, b } => float_op!(dst, a, b, |x: f64, y: f64| x / y),
-                Op::RemFloat { dst, a, b } => float_op!(dst, a, b, |x: f64, y: f64| x % y),
-                Op::Concat { dst, a, b } => {
-                    let v = match (&reg!(a), &reg!(b)) {
-                        (Value::Str(x), Value::Str(y)) => {
-                            let mut s = String::with_capacity(x.len() + y.len());
-                            s.push_str(x);
-                            s.push_str(y);
-                            Value::Str(s.into())
-                        }
-                        (x, y) => fail!(type_panic("string", x, y)),
-                    };
-                    *reg_mut!(dst) = v;
-                }
-                Op::ConcatArray { dst, a, b } => {
-                    let v = match (&reg!(a), &reg!(b)) {
-                        (Value::Array(x), Value::Array(y)) => {
-                            let mut out = x.borrow().clone();
-                            out.extend(y.borrow().iter().cloned());
-                            Value::array(out)
-                        }
-                        (x, y) => fail!(type_panic("array", x, y)),
-                    };
-                    *reg_mut!(dst) = v;
-                }
-                Op::AddDuration { dst, a, b } => {
-                    let v = match (&reg!(a), &reg!(b)) {
-                        (Value::Duration(x), Value::Duration(y)) => duration(x.checked_add(*y)),
-                        (x, y) => Err(type_panic("duration", x, y)),
-                    };
-                    put!(dst, v);
-                }
-                Op::MulDurationInt { dst, a, b } => {
-                    let v = match (&reg!(a), &reg!(b)) {
-                        (Value::Duration(x), Value::Int(y)) => duration(x.checked_mul(*y)),
-                        (x, y) => Err(type_panic("duration", x, y)),
-                    };
-                    put!(dst, v);
-                }
-                Op::MulDurationFloat { dst, a, b } => {
-                    let v = match (&reg!(a), &reg!(b)) {
-                        (Value::Duration(x), Value::Float(y)) => {
-                            let v = (*x as f64 * y).round();
-                            duration(
-                                (v.is_finite() && v.abs() < i64::MAX as f64).then_some(v as i64),
-                            )
-                        }
-                        (x, y) => Err(type_panic("duration", x, y)),
-                    };
-                    put!(dst, v);
-                }
-                Op::DivDurationInt { dst, a, b } => {
-                    let v = match (&reg!(a), &reg!(b)) {
-                        (Value::Duration(_), Value::Int(0)) => Err(Panic::msg("division by zero")),
-                        (Value::Duration(x), Value::Int(y)) => duration(x.checked_div(*y)),
-                        (x, y) => Err(type_panic("duration", x, y)),
-                    };
-                    put!(dst, v);
-                }
-                Op::NegInt { dst, a } => match &reg!(a) {
-                    Value::Int(x) => match x.checked_neg() {
-                        Some(v) => *reg_mut!(dst) = Value::Int(v),
-                        None => fail!(Panic::msg("integer overflow")),
-                    },
-                    other => fail!(type_panic("int", other, other)),
-                },
-                Op::NegFloat { dst, a } => match &reg!(a) {
-                    Value::Float(x) => *reg_mut!(dst) = Value::Float(-x),
-                    other => fail!(type_panic("float", other, other)),
-                },
-                Op::Not { dst, a } => match &reg!(a) {
-                    Value::Bool(x) => *reg_mut!(dst) = Value::Bool(!x),
-                    other => fail!(type_panic("boolean", other, other)),
-                },
-                Op::Eq { dst, a, b } => {
-                    let v = match (&reg!(a), &reg!(b)) {
-                        (Value::Int(x), Value::Int(y)) => x == y,
-                        (x, y) => deep_equal_typed(x, y, &program.types),
-                    };
-                    set_bool(reg_mut!(dst), v);
-                }
-                Op::Ne { dst, a, b } => {
-                    let v = match (&reg!(a), &reg!(b)) {
-                        (Value::Int(x), Value::Int(y)) => x != y,
-                        (x, y) => !deep_equal_typed(x, y, &program.types),
-                    };
-                    set_bool(reg_mut!(dst), v);
-                }
-                Op::Compare { dst, a, b, cmp } => {
-                    let v = match compare(&reg!(a), &reg!(b), cmp) {
-                        Some(v) => v,
-                        None => fail!(type_panic("comparable", &reg!(a), &reg!(b))),
-                    };
-                    *reg_mut!(dst) = Value::Bool(v);
-                }
                 Op::JumpIfNotCmpInt { a, b, cmp, off } => {
-                    let holds = match (&reg!(a), &reg!(b)) {
-                        (Value::Int(x), Value::Int(y)) => cmp.ints(*x, *y),
+                    let holds = match (reg!(a), reg!(b)) {
+                        (&Value::Int(x), &Value::Int(y)) => cmp.ints(x, y),
                         (x, y) => match compare(x, y, cmp) {
                             Some(v) => v,
                             None => fail!(type_panic("int", x, y)),
@@ -572,6 +414,35 @@ impl Strand {
                     if !holds {
                         pc = jump(pc, off);
                     }
+                }
+                Op::AddFloat { dst, a, b } => float_op!(dst, a, b, |x: f64, y: f64| x + y),
+                Op::SubFloat { dst, a, b } => float_op!(dst, a, b, |x: f64, y: f64| x - y),
+                Op::MulFloat { dst, a, b } => float_op!(dst, a, b, |x: f64, y: f64| x * y),
+                Op::DivFloat { dst, a, b } => float_op!(dst, a, b, |x: f64, y: f64| x / y),
+                Op::Not { dst, a } => match reg!(a) {
+                    &Value::Bool(x) => set_bool(reg_mut!(dst), !x),
+                    other => fail!(type_panic("boolean", other, other)),
+                },
+                Op::Eq { dst, a, b } => {
+                    let v = match (reg!(a), reg!(b)) {
+                        (&Value::Int(x), &Value::Int(y)) => x == y,
+                        (x, y) => deep_equal_typed(x, y, &program.types),
+                    };
+                    set_bool(reg_mut!(dst), v);
+                }
+                Op::Ne { dst, a, b } => {
+                    let v = match (reg!(a), reg!(b)) {
+                        (&Value::Int(x), &Value::Int(y)) => x != y,
+                        (x, y) => !deep_equal_typed(x, y, &program.types),
+                    };
+                    set_bool(reg_mut!(dst), v);
+                }
+                Op::Compare { dst, a, b, cmp } => {
+                    let v = match compare(reg!(a), reg!(b), cmp) {
+                        Some(v) => v,
+                        None => fail!(type_panic("comparable", reg!(a), reg!(b))),
+                    };
+                    set_bool(reg_mut!(dst), v);
                 }
                 Op::Jump { off } => {
                     if off < 0 {
@@ -615,382 +486,675 @@ impl Strand {
                     nregs,
                 } => {
                     save_pc!();
-                    enter!(f, nregs as usize, args, dst, None);
-                }
-                Op::CallNative {
-                    dst,
-                    native,
-                    args,
-                    argc,
-                } => {
-                    save_pc!();
-                    let start = base + args as usize;
-                    if let Some(exit) =
-                        self.call_native(native, start, argc, base + dst as usize)?
-                    {
-                        return Ok(exit);
-                    }
-                }
-                Op::CallValue {
-                    dst,
-                    callee,
-                    args,
-                    argc,
-                } => {
-                    let closure = match &reg!(callee) {
-                        Value::Func(c) => c.clone(),
-                        other => fail!(Panic::msg(format!(
-                            "cannot call a value of kind {}",
-                            other.kind_name()
-                        ))),
-                    };
-                    let f = closure.func.0;
-                    let proto = &program.functions[f as usize];
-                    save_pc!();
-                    if let Some(native) = proto.native {
-                        let start = base + args as usize;
-                        if let Some(exit) =
-                            self.call_native(native, start, argc, base + dst as usize)?
-                        {
-                            return Ok(exit);
-                        }
-                    } else {
-                        // Only closures with captures need to stay reachable from the frame.
-                        let closure = (!proto.captures.is_empty()).then_some(closure);
-                        enter!(f, proto.nregs as usize, args, dst, closure);
-                    }
-                }
-                Op::Method {
-                    dst,
-                    method,
-                    args,
-                    argc,
-                } => {
-                    let m = METHODS.get(method as usize).copied();
-                    let start = base + args as usize;
-                    let v = match m {
-                        Some(m) => {
-                            call_method(m, &self.regs[start..start + argc as usize], &program.types)
-                        }
-                        None => Err(Panic::msg("internal: unknown method")),
-                    };
-                    put!(dst, v);
+                    self.push_frame(
+                        f,
+                        nregs as usize,
+                        base + args as usize,
+                        base + dst as usize,
+                        None,
+                    )?;
+                    code = &program.functions[f as usize].code;
+                    pc = 0;
+                    base += args as usize;
+                    regs = self.window(base);
                 }
                 Op::Return { src } => {
-                    let v = std::mem::take(reg_mut!(src));
+                    // Moves the value out (no reference count traffic);
+                    // scalars are copied so the register keeps its kind.
+                    let v = match *reg!(src) {
+                        Value::Int(i) => Value::Int(i),
+                        Value::Bool(b) => Value::Bool(b),
+                        _ => std::mem::take(reg_mut!(src)),
+                    };
                     match self.do_return(v) {
                         Some(v) => return Ok(Exit::Return(v)),
-                        None => {
-                            resume_caller!();
-                        }
+                        None => reload!(),
                     }
                 }
                 Op::ReturnNil => match self.do_return(Value::Nil) {
                     Some(v) => return Ok(Exit::Return(v)),
-                    None => {
-                        resume_caller!();
-                    }
+                    None => reload!(),
                 },
-                Op::Panic { r } => {
-                    let v = reg!(r).clone();
-                    fail!(Panic::Error(v))
-                }
-                Op::PushTrap { dst, off } => {
-                    self.traps.push(TrapRec {
-                        depth: self.frames.len(),
-                        dst: base + dst as usize,
-                        target: jump(pc, off),
-                    });
-                }
-                Op::PopTrap => {
-                    self.traps.pop();
-                }
-                Op::NewArray { dst, args, n } => {
-                    let start = base + args as usize;
-                    let items = self.regs[start..start + n as usize].to_vec();
-                    *reg_mut!(dst) = Value::array(items);
-                }
-                Op::NewMap { dst, keys, args, n } => {
-                    let start = base + args as usize;
-                    let ks = self.vm.keys(keys);
-                    let mut m = MapObj::with_capacity_and_hasher(n as usize, Default::default());
-                    for (i, k) in ks.iter().enumerate().take(n as usize) {
-                        m.insert(Str::from(&**k), self.regs[start + i].clone());
-                    }
-                    *reg_mut!(dst) = Value::map(m);
-                }
-                Op::NewRecord { dst, rec, args, n } => {
-                    let start = base + args as usize;
-                    let fields = self.regs[start..start + n as usize].to_vec();
-                    *reg_mut!(dst) = Value::record(RecordId(rec), fields);
-                }
-                Op::NewError {
-                    dst,
-                    error,
-                    keys,
-                    args,
-                    n,
-                } => {
-                    let start = base + args as usize;
-                    let message = match &self.regs[start] {
-                        Value::Str(s) => s.clone(),
-                        other => Str::from(to_display_string(other, &program.types)),
-                    };
-                    let cause = match &self.regs[start + 1] {
-                        Value::Nil => None,
-                        v => Some(v.clone()),
-                    };
-                    let mut detail = MapObj::default();
-                    for (i, k) in self.vm.keys(keys).iter().enumerate().take(n as usize) {
-                        detail.insert(Str::from(&**k), self.regs[start + 2 + i].clone());
-                    }
-                    *reg_mut!(dst) = Value::Error(Rc::new(ErrorObj {
-                        ty: ErrorId(error),
-                        message,
-                        detail,
-                        cause,
-                        trace: Vec::new(),
-                    }));
-                }
                 Op::ArrayGet { dst, arr, idx } => {
-                    let v = match (&reg!(arr), &reg!(idx)) {
-                        (Value::Array(a), Value::Int(i)) => {
+                    let v = match (reg!(arr), reg!(idx)) {
+                        (Value::Array(a), &Value::Int(i)) => {
                             let a = a.borrow();
-                            match usize::try_from(*i).ok().and_then(|i| a.get(i)) {
+                            match usize::try_from(i).ok().and_then(|i| a.get(i)) {
                                 Some(v) => v.clone(),
-                                None => fail!(index_panic(*i, a.len())),
+                                None => fail!(index_panic(i, a.len())),
                             }
                         }
                         (a, i) => fail!(type_panic("array", a, i)),
                     };
-                    *reg_mut!(dst) = v;
-                }
-                Op::ArraySet { arr, idx, src } => {
-                    let v = reg!(src).clone();
-                    match (&reg!(arr), &reg!(idx)) {
-                        (Value::Array(a), Value::Int(i)) => {
-                            let mut a = a.borrow_mut();
-                            let len = a.len();
-                            match usize::try_from(*i).ok().and_then(|i| a.get_mut(i)) {
-                                Some(slot) => *slot = v,
-                                None => fail!(index_panic(*i, len)),
-                            }
-                        }
-                        (a, i) => fail!(type_panic("array", a, i)),
-                    }
+                    store(reg_mut!(dst), v);
                 }
                 Op::ArrayPush { arr, src } => {
                     let v = reg!(src).clone();
-                    match &reg!(arr) {
+                    match reg!(arr) {
                         Value::Array(a) => a.borrow_mut().push(v),
                         other => fail!(type_panic("array", other, other)),
                     }
-                }
-                Op::MapGet { dst, map, key } => {
-                    let v = match (&reg!(map), &reg!(key)) {
-                        (Value::Map(m), Value::Str(k)) => {
-                            m.borrow().get(&**k).cloned().unwrap_or_default()
-                        }
-                        (Value::Nil, _) => Value::Nil,
-                        (m, k) => fail!(type_panic("map", m, k)),
-                    };
-                    *reg_mut!(dst) = v;
-                }
-                Op::MapSet { map, key, src } => {
-                    let v = reg!(src).clone();
-                    match (&reg!(map), &reg!(key)) {
-                        (Value::Map(m), Value::Str(k)) => {
-                            m.borrow_mut().insert(k.clone(), v);
-                        }
-                        (m, k) => fail!(type_panic("map", m, k)),
-                    }
-                }
-                Op::JsonGet { dst, obj, key } => {
-                    let v = json_get(&reg!(obj), &reg!(key), &program.types);
-                    *reg_mut!(dst) = v;
-                }
-                Op::FieldGet {
-                    dst,
-                    obj,
-                    rec,
-                    idx,
-                    name,
-                } => {
-                    let v = match &reg!(obj) {
-                        Value::Record(r) if r.rec.0 == rec => r
-                            .fields
-                            .borrow()
-                            .get(idx as usize)
-                            .cloned()
-                            .unwrap_or_default(),
-                        other => {
-                            let key = self
-                                .vm
-                                .consts
-                                .get(name as usize)
-                                .cloned()
-                                .unwrap_or_default();
-                            json_get(other, &key, &program.types)
-                        }
-                    };
-                    *reg_mut!(dst) = v;
-                }
-                Op::FieldSet {
-                    obj,
-                    rec,
-                    idx,
-                    name,
-                    src,
-                } => {
-                    let v = reg!(src).clone();
-                    match &reg!(obj) {
-                        Value::Record(r) => {
-                            let i = if r.rec.0 == rec {
-                                Some(idx as usize)
-                            } else {
-                                let key = self
-                                    .vm
-                                    .consts
-                                    .get(name as usize)
-                                    .cloned()
-                                    .unwrap_or_default();
-                                match key {
-                                    Value::Str(k) => program.types.record(r.rec).field_index(&k),
-                                    _ => None,
-                                }
-                            };
-                            match i.and_then(|i| r.fields.borrow_mut().get_mut(i).map(|s| *s = v)) {
-                                Some(()) => {}
-                                None => fail!(Panic::msg("internal: record has no such field")),
-                            }
-                        }
-                        Value::Map(m) => {
-                            if let Some(Value::Str(k)) = self.vm.consts.get(name as usize) {
-                                m.borrow_mut().insert(k.clone(), v);
-                            }
-                        }
-                        other => fail!(type_panic("record", other, other)),
-                    }
-                }
-                Op::Is { dst, src, ty } => {
-                    let v = match (TyId(ty), &reg!(src)) {
-                        (TyId::INT, v) => matches!(v, Value::Int(_)),
-                        (TyId::STRING, v) => matches!(v, Value::Str(_)),
-                        (TyId::NIL, v) => matches!(v, Value::Nil),
-                        (TyId::ERROR, v) => matches!(v, Value::Error(_)),
-                        (t, v) => convert::value_is(v, t, &program.types),
-                    };
-                    *reg_mut!(dst) = Value::Bool(v);
-                }
-                Op::Downcast { dst, src, ty } => {
-                    let ok = convert::value_is(&reg!(src), TyId(ty), &program.types);
-                    if !ok {
-                        let found = reg!(src).kind_name();
-                        fail!(Panic::msg(format!(
-                            "bad cast: expected {}, found {}",
-                            &program.types.display(TyId(ty)),
-                            found
-                        )))
-                    }
-                    let v = reg!(src).clone();
-                    *reg_mut!(dst) = v;
-                }
-                Op::IntToFloat { dst, src } => match &reg!(src) {
-                    Value::Int(i) => *reg_mut!(dst) = Value::Float(*i as f64),
-                    other => fail!(type_panic("int", other, other)),
-                },
-                Op::FloatToInt { dst, src } => match &reg!(src) {
-                    Value::Float(f) => match float_to_int(f.round_ties_even()) {
-                        Ok(i) => *reg_mut!(dst) = i,
-                        Err(p) => fail!(p),
-                    },
-                    other => fail!(type_panic("float", other, other)),
-                },
-                Op::Template { dst, args, n } => {
-                    let start = base + args as usize;
-                    let mut buf = std::mem::take(&mut self.scratch);
-                    buf.clear();
-                    for v in &self.regs[start..start + n as usize] {
-                        match v {
-                            Value::Str(x) => buf.push_str(x),
-                            Value::Int(i) => push_int(&mut buf, *i),
-                            other => buf.push_str(&to_display_string(other, &program.types)),
-                        }
-                    }
-                    *reg_mut!(dst) = Value::Str(Str::from(buf.as_str()));
-                    self.scratch = buf;
-                }
-                Op::Range {
-                    dst,
-                    lo,
-                    hi,
-                    inclusive,
-                } => {
-                    let v = match (&reg!(lo), &reg!(hi)) {
-                        (Value::Int(a), Value::Int(b)) => {
-                            let end = if inclusive { b.saturating_add(1) } else { *b };
-                            let len = end.saturating_sub(*a).max(0);
-                            if len > 100_000_000 {
-                                fail!(Panic::msg("range too large to build an array"))
-                            }
-                            Value::array((*a..end).map(Value::Int).collect())
-                        }
-                        (a, b) => fail!(type_panic("int", a, b)),
-                    };
-                    *reg_mut!(dst) = v;
                 }
                 Op::IterNext {
                     dst,
                     coll,
                     idx,
                     off,
-                } => {
-                    let i = match reg!(idx) {
-                        Value::Int(i) => i as usize,
-                        _ => 0,
-                    };
-                    let next = match &reg!(coll) {
-                        Value::Array(a) => a.borrow().get(i).cloned().map(|v| (v, i + 1)),
-                        Value::Map(m) => m.borrow().get_index(i).map(|(_, v)| (v.clone(), i + 1)),
-                        Value::Str(s) => s
-                            .get(i..)
-                            .and_then(|rest| rest.chars().next())
-                            .map(|c| (Value::Str(Str::from(c)), i + c.len_utf8())),
-                        _ => None,
-                    };
-                    match next {
-                        Some((v, ni)) => {
-                            *reg_mut!(dst) = v;
-                            *reg_mut!(idx) = Value::Int(ni as i64);
+                } => match (reg!(coll), reg!(idx)) {
+                    (Value::Array(a), &Value::Int(i)) => {
+                        let next = a.borrow().get(i as usize).cloned();
+                        match next {
+                            Some(v) => {
+                                store(reg_mut!(dst), v);
+                                set_int(reg_mut!(idx), i + 1);
+                            }
+                            None => pc = jump(pc, off),
                         }
-                        None => pc = jump(pc, off),
+                    }
+                    _ => slow!(op),
+                },
+                Op::IterLoop {
+                    dst,
+                    coll,
+                    idx,
+                    off,
+                } => {
+                    if self.fuel == 0 {
+                        fail!(self.out_of_fuel())
+                    }
+                    self.fuel -= 1;
+                    match (reg!(coll), reg!(idx)) {
+                        (Value::Array(a), &Value::Int(i)) => {
+                            let next = a.borrow().get(i as usize).cloned();
+                            if let Some(v) = next {
+                                store(reg_mut!(dst), v);
+                                set_int(reg_mut!(idx), i + 1);
+                                pc = jump(pc, off);
+                            }
+                        }
+                        _ => slow!(op),
                     }
                 }
-                Op::TypeDesc { dst, ty } => *reg_mut!(dst) = Value::Typedesc(TyId(ty)),
-                Op::CloneWithType { dst, src, ty } => {
-                    let defaults = |r: RecordId, field: usize| self.record_default(r, field);
-                    let v = match convert::clone_with_type(
-                        &reg!(src),
-                        TyId(ty),
-                        &program.types,
-                        &defaults,
-                    ) {
+                Op::ForStep {
+                    counter,
+                    end,
+                    cmp,
+                    off,
+                } => {
+                    let n = match reg!(counter) {
+                        &Value::Int(x) => match x.checked_add(1) {
+                            Some(n) => n,
+                            None => fail!(int_failure(1)),
+                        },
+                        other => fail!(type_panic("int", other, other)),
+                    };
+                    set_int(reg_mut!(counter), n);
+                    if self.fuel == 0 {
+                        fail!(self.out_of_fuel())
+                    }
+                    self.fuel -= 1;
+                    let holds = match reg!(end) {
+                        &Value::Int(e) => cmp.ints(n, e),
+                        other => fail!(type_panic("int", other, other)),
+                    };
+                    if holds {
+                        pc = jump(pc, off);
+                    }
+                }
+                Op::FieldGet {
+                    dst, obj, rec, idx, ..
+                } => match reg!(obj) {
+                    Value::Record(r) if r.rec.0 == rec => {
+                        let v = r
+                            .fields
+                            .borrow()
+                            .get(idx as usize)
+                            .cloned()
+                            .unwrap_or_default();
+                        store(reg_mut!(dst), v);
+                    }
+                    _ => slow!(op),
+                },
+                Op::Is { dst, src, ty } => {
+                    let v = match (TyId(ty), reg!(src)) {
+                        (TyId::INT, v) => matches!(v, Value::Int(_)),
+                        (TyId::STRING, v) => matches!(v, Value::Str(_)),
+                        (TyId::NIL, v) => matches!(v, Value::Nil),
+                        (TyId::ERROR, v) => matches!(v, Value::Error(_)),
+                        (t, v) => convert::value_is(v, t, &program.types),
+                    };
+                    set_bool(reg_mut!(dst), v);
+                }
+                _ => slow!(op),
+            }
+        }
+    }
+
+    /// Runs one instruction that is not on the interpreter loop's fast path
+    /// (kept out of line so the loop's state stays in machine registers).
+    /// The current frame's pc has been saved as `pc` (the next instruction).
+    #[inline(never)]
+    fn slow_op(
+        &mut self,
+        op: Op,
+        base: usize,
+        pc: usize,
+        program: &CompiledProgram,
+    ) -> VmResult<Step> {
+        macro_rules! reg {
+            ($r:expr) => {
+                self.regs[base + $r as usize]
+            };
+        }
+        macro_rules! reg_mut {
+            ($r:expr) => {
+                &mut self.regs[base + $r as usize]
+            };
+        }
+        macro_rules! fail {
+            ($e:expr) => {
+                return Err($e)
+            };
+        }
+        macro_rules! put {
+            ($dst:expr, $v:expr) => {
+                match $v {
+                    Ok(v) => *reg_mut!($dst) = v,
+                    Err(p) => fail!(p),
+                }
+            };
+        }
+        macro_rules! float_op {
+            ($dst:expr, $a:expr, $b:expr, $f:expr) => {{
+                match (&reg!($a), &reg!($b)) {
+                    (Value::Float(x), Value::Float(y)) => {
+                        *reg_mut!($dst) = Value::Float($f(*x, *y))
+                    }
+                    (a, b) => fail!(type_panic("float", a, b)),
+                }
+            }};
+        }
+        match op {
+            Op::LoadUndefined { dst } => *reg_mut!(dst) = Value::Undefined,
+            Op::LoadGlobal { dst, g } => {
+                let v = self
+                    .vm
+                    .globals
+                    .borrow()
+                    .get(g as usize)
+                    .cloned()
+                    .unwrap_or_default();
+                *reg_mut!(dst) = v;
+            }
+            Op::StoreGlobal { g, src } => {
+                let v = reg!(src).clone();
+                if let Some(slot) = self.vm.globals.borrow_mut().get_mut(g as usize) {
+                    *slot = v;
+                }
+            }
+            Op::NewCell { dst, src } => {
+                let v = std::mem::take(reg_mut!(src));
+                *reg_mut!(dst) = Value::Cell(Rc::new(RefCell::new(v)));
+            }
+            Op::GetCell { dst, cell } => {
+                let v = match &reg!(cell) {
+                    Value::Cell(c) => c.borrow().clone(),
+                    other => other.clone(),
+                };
+                *reg_mut!(dst) = v;
+            }
+            Op::SetCell { cell, src } => {
+                let v = reg!(src).clone();
+                match &reg!(cell) {
+                    Value::Cell(c) => *c.borrow_mut() = v,
+                    _ => *reg_mut!(cell) = v,
+                }
+            }
+            Op::SetUpval { idx, src } => {
+                let v = reg!(src).clone();
+                if let Some(c) = self
+                    .frames
+                    .last()
+                    .and_then(|f| f.closure.as_ref())
+                    .and_then(|c| c.upvalues.get(idx as usize))
+                {
+                    *c.borrow_mut() = v;
+                }
+            }
+            Op::Closure { dst, func: f } => {
+                let proto = &program.functions[f as usize];
+                let mut ups = Vec::with_capacity(proto.captures.len());
+                for cap in &proto.captures {
+                    match cap {
+                        Capture::Local(l) => match &reg!(l.0) {
+                            Value::Cell(c) => ups.push(c.clone()),
+                            other => ups.push(Rc::new(RefCell::new(other.clone()))),
+                        },
+                        Capture::Upvalue(i) => {
+                            let c = self
+                                .frames
+                                .last()
+                                .and_then(|fr| fr.closure.as_ref())
+                                .and_then(|c| c.upvalues.get(*i as usize))
+                                .cloned()
+                                .unwrap_or_else(|| Rc::new(RefCell::new(Value::Nil)));
+                            ups.push(c);
+                        }
+                    }
+                }
+                *reg_mut!(dst) = Value::Func(Rc::new(Closure {
+                    func: f.into(),
+                    upvalues: ups.into_boxed_slice(),
+                }));
+            }
+            Op::RemFloat { dst, a, b } => float_op!(dst, a, b, |x: f64, y: f64| x % y),
+            Op::Concat { dst, a, b } => {
+                let v = match (&reg!(a), &reg!(b)) {
+                    (Value::Str(x), Value::Str(y)) => {
+                        let mut s = String::with_capacity(x.len() + y.len());
+                        s.push_str(x);
+                        s.push_str(y);
+                        Value::Str(s.into())
+                    }
+                    (x, y) => fail!(type_panic("string", x, y)),
+                };
+                *reg_mut!(dst) = v;
+            }
+            Op::ConcatArray { dst, a, b } => {
+                let v = match (&reg!(a), &reg!(b)) {
+                    (Value::Array(x), Value::Array(y)) => {
+                        let mut out = x.borrow().clone();
+                        out.extend(y.borrow().iter().cloned());
+                        Value::array(out)
+                    }
+                    (x, y) => fail!(type_panic("array", x, y)),
+                };
+                *reg_mut!(dst) = v;
+            }
+            Op::AddDuration { dst, a, b } => {
+                let v = match (&reg!(a), &reg!(b)) {
+                    (Value::Duration(x), Value::Duration(y)) => duration(x.checked_add(*y)),
+                    (x, y) => Err(type_panic("duration", x, y)),
+                };
+                put!(dst, v);
+            }
+            Op::MulDurationInt { dst, a, b } => {
+                let v = match (&reg!(a), &reg!(b)) {
+                    (Value::Duration(x), Value::Int(y)) => duration(x.checked_mul(*y)),
+                    (x, y) => Err(type_panic("duration", x, y)),
+                };
+                put!(dst, v);
+            }
+            Op::MulDurationFloat { dst, a, b } => {
+                let v = match (&reg!(a), &reg!(b)) {
+                    (Value::Duration(x), Value::Float(y)) => {
+                        let v = (*x as f64 * y).round();
+                        duration((v.is_finite() && v.abs() < i64::MAX as f64).then_some(v as i64))
+                    }
+                    (x, y) => Err(type_panic("duration", x, y)),
+                };
+                put!(dst, v);
+            }
+            Op::DivDurationInt { dst, a, b } => {
+                let v = match (&reg!(a), &reg!(b)) {
+                    (Value::Duration(_), Value::Int(0)) => Err(Panic::msg("division by zero")),
+                    (Value::Duration(x), Value::Int(y)) => duration(x.checked_div(*y)),
+                    (x, y) => Err(type_panic("duration", x, y)),
+                };
+                put!(dst, v);
+            }
+            Op::NegInt { dst, a } => match &reg!(a) {
+                Value::Int(x) => match x.checked_neg() {
+                    Some(v) => *reg_mut!(dst) = Value::Int(v),
+                    None => fail!(Panic::msg("integer overflow")),
+                },
+                other => fail!(type_panic("int", other, other)),
+            },
+            Op::NegFloat { dst, a } => match &reg!(a) {
+                Value::Float(x) => *reg_mut!(dst) = Value::Float(-x),
+                other => fail!(type_panic("float", other, other)),
+            },
+            Op::CallNative {
+                dst,
+                native,
+                args,
+                argc,
+            } => {
+                let start = base + args as usize;
+                if let Some(exit) = self.call_native(native, start, argc, base + dst as usize)? {
+                    return Ok(Step::Exit(exit));
+                }
+            }
+            Op::CallValue {
+                dst,
+                callee,
+                args,
+                argc,
+            } => {
+                let closure = match &reg!(callee) {
+                    Value::Func(c) => c.clone(),
+                    other => fail!(Panic::msg(format!(
+                        "cannot call a value of kind {}",
+                        other.kind_name()
+                    ))),
+                };
+                let f = closure.func.0;
+                let proto = &program.functions[f as usize];
+                if let Some(native) = proto.native {
+                    let start = base + args as usize;
+                    if let Some(exit) =
+                        self.call_native(native, start, argc, base + dst as usize)?
+                    {
+                        return Ok(Step::Exit(exit));
+                    }
+                } else {
+                    // Only closures with captures need to stay reachable from the frame.
+                    let closure = (!proto.captures.is_empty()).then_some(closure);
+                    self.push_frame(
+                        f,
+                        proto.nregs as usize,
+                        base + args as usize,
+                        base + dst as usize,
+                        closure,
+                    )?;
+                    return Ok(Step::Reload);
+                }
+            }
+            Op::Method {
+                dst,
+                method,
+                args,
+                argc,
+            } => {
+                let m = METHODS.get(method as usize).copied();
+                let start = base + args as usize;
+                let v = match m {
+                    Some(m) => {
+                        call_method(m, &self.regs[start..start + argc as usize], &program.types)
+                    }
+                    None => Err(Panic::msg("internal: unknown method")),
+                };
+                put!(dst, v);
+            }
+            Op::Panic { r } => {
+                let v = reg!(r).clone();
+                fail!(Panic::Error(v))
+            }
+            Op::PushTrap { dst, off } => {
+                self.traps.push(TrapRec {
+                    depth: self.frames.len(),
+                    dst: base + dst as usize,
+                    target: jump(pc, off),
+                });
+            }
+            Op::PopTrap => {
+                self.traps.pop();
+            }
+            Op::NewArray { dst, args, n } => {
+                let start = base + args as usize;
+                let items = self.regs[start..start + n as usize].to_vec();
+                *reg_mut!(dst) = Value::array(items);
+            }
+            Op::NewMap { dst, keys, args, n } => {
+                let start = base + args as usize;
+                let ks = self.vm.keys(keys);
+                let mut m = MapObj::with_capacity_and_hasher(n as usize, Default::default());
+                for (i, k) in ks.iter().enumerate().take(n as usize) {
+                    m.insert(Str::from(&**k), self.regs[start + i].clone());
+                }
+                *reg_mut!(dst) = Value::map(m);
+            }
+            Op::NewRecord { dst, rec, args, n } => {
+                let start = base + args as usize;
+                let fields = self.regs[start..start + n as usize].to_vec();
+                *reg_mut!(dst) = Value::record(RecordId(rec), fields);
+            }
+            Op::NewError {
+                dst,
+                error,
+                keys,
+                args,
+                n,
+            } => {
+                let start = base + args as usize;
+                let message = match &self.regs[start] {
+                    Value::Str(s) => s.clone(),
+                    other => Str::from(to_display_string(other, &program.types)),
+                };
+                let cause = match &self.regs[start + 1] {
+                    Value::Nil => None,
+                    v => Some(v.clone()),
+                };
+                let mut detail = MapObj::default();
+                for (i, k) in self.vm.keys(keys).iter().enumerate().take(n as usize) {
+                    detail.insert(Str::from(&**k), self.regs[start + 2 + i].clone());
+                }
+                *reg_mut!(dst) = Value::Error(Rc::new(ErrorObj {
+                    ty: ErrorId(error),
+                    message,
+                    detail,
+                    cause,
+                    trace: Vec::new(),
+                }));
+            }
+            Op::ArraySet { arr, idx, src } => {
+                let v = reg!(src).clone();
+                match (&reg!(arr), &reg!(idx)) {
+                    (Value::Array(a), Value::Int(i)) => {
+                        let mut a = a.borrow_mut();
+                        let len = a.len();
+                        match usize::try_from(*i).ok().and_then(|i| a.get_mut(i)) {
+                            Some(slot) => *slot = v,
+                            None => fail!(index_panic(*i, len)),
+                        }
+                    }
+                    (a, i) => fail!(type_panic("array", a, i)),
+                }
+            }
+            Op::MapGet { dst, map, key } => {
+                let v = match (&reg!(map), &reg!(key)) {
+                    (Value::Map(m), Value::Str(k)) => {
+                        m.borrow().get(&**k).cloned().unwrap_or_default()
+                    }
+                    (Value::Nil, _) => Value::Nil,
+                    (m, k) => fail!(type_panic("map", m, k)),
+                };
+                *reg_mut!(dst) = v;
+            }
+            Op::MapSet { map, key, src } => {
+                let v = reg!(src).clone();
+                match (&reg!(map), &reg!(key)) {
+                    (Value::Map(m), Value::Str(k)) => {
+                        m.borrow_mut().insert(k.clone(), v);
+                    }
+                    (m, k) => fail!(type_panic("map", m, k)),
+                }
+            }
+            Op::JsonGet { dst, obj, key } => {
+                let v = json_get(&reg!(obj), &reg!(key), &program.types);
+                *reg_mut!(dst) = v;
+            }
+            Op::FieldGet {
+                dst,
+                obj,
+                rec,
+                idx,
+                name,
+            } => {
+                let v = match &reg!(obj) {
+                    Value::Record(r) if r.rec.0 == rec => r
+                        .fields
+                        .borrow()
+                        .get(idx as usize)
+                        .cloned()
+                        .unwrap_or_default(),
+                    other => {
+                        let key = self
+                            .vm
+                            .consts
+                            .get(name as usize)
+                            .cloned()
+                            .unwrap_or_default();
+                        json_get(other, &key, &program.types)
+                    }
+                };
+                *reg_mut!(dst) = v;
+            }
+            Op::FieldSet {
+                obj,
+                rec,
+                idx,
+                name,
+                src,
+            } => {
+                let v = reg!(src).clone();
+                match &reg!(obj) {
+                    Value::Record(r) => {
+                        let i = if r.rec.0 == rec {
+                            Some(idx as usize)
+                        } else {
+                            let key = self
+                                .vm
+                                .consts
+                                .get(name as usize)
+                                .cloned()
+                                .unwrap_or_default();
+                            match key {
+                                Value::Str(k) => program.types.record(r.rec).field_index(&k),
+                                _ => None,
+                            }
+                        };
+                        match i.and_then(|i| r.fields.borrow_mut().get_mut(i).map(|s| *s = v)) {
+                            Some(()) => {}
+                            None => fail!(Panic::msg("internal: record has no such field")),
+                        }
+                    }
+                    Value::Map(m) => {
+                        if let Some(Value::Str(k)) = self.vm.consts.get(name as usize) {
+                            m.borrow_mut().insert(k.clone(), v);
+                        }
+                    }
+                    other => fail!(type_panic("record", other, other)),
+                }
+            }
+            Op::Downcast { dst, src, ty } => {
+                let ok = convert::value_is(&reg!(src), TyId(ty), &program.types);
+                if !ok {
+                    let found = reg!(src).kind_name();
+                    fail!(Panic::msg(format!(
+                        "bad cast: expected {}, found {}",
+                        &program.types.display(TyId(ty)),
+                        found
+                    )))
+                }
+                let v = reg!(src).clone();
+                *reg_mut!(dst) = v;
+            }
+            Op::IntToFloat { dst, src } => match &reg!(src) {
+                Value::Int(i) => *reg_mut!(dst) = Value::Float(*i as f64),
+                other => fail!(type_panic("int", other, other)),
+            },
+            Op::FloatToInt { dst, src } => match &reg!(src) {
+                Value::Float(f) => match float_to_int(f.round_ties_even()) {
+                    Ok(i) => *reg_mut!(dst) = i,
+                    Err(p) => fail!(p),
+                },
+                other => fail!(type_panic("float", other, other)),
+            },
+            Op::Template { dst, args, n } => {
+                let start = base + args as usize;
+                let mut buf = std::mem::take(&mut self.scratch);
+                buf.clear();
+                for v in &self.regs[start..start + n as usize] {
+                    match v {
+                        Value::Str(x) => buf.push_str(x),
+                        Value::Int(i) => push_int(&mut buf, *i),
+                        other => buf.push_str(&to_display_string(other, &program.types)),
+                    }
+                }
+                *reg_mut!(dst) = Value::Str(Str::from(buf.as_str()));
+                self.scratch = buf;
+            }
+            Op::Range {
+                dst,
+                lo,
+                hi,
+                inclusive,
+            } => {
+                let v = match (&reg!(lo), &reg!(hi)) {
+                    (Value::Int(a), Value::Int(b)) => {
+                        let end = if inclusive { b.saturating_add(1) } else { *b };
+                        let len = end.saturating_sub(*a).max(0);
+                        if len > 100_000_000 {
+                            fail!(Panic::msg("range too large to build an array"))
+                        }
+                        Value::array((*a..end).map(Value::Int).collect())
+                    }
+                    (a, b) => fail!(type_panic("int", a, b)),
+                };
+                *reg_mut!(dst) = v;
+            }
+            // `IterNext` jumps when the collection is exhausted, `IterLoop`
+            // (whose operation count the caller took) when it is not.
+            Op::IterNext {
+                dst,
+                coll,
+                idx,
+                off,
+            }
+            | Op::IterLoop {
+                dst,
+                coll,
+                idx,
+                off,
+            } => {
+                let i = match reg!(idx) {
+                    Value::Int(i) => i as usize,
+                    _ => 0,
+                };
+                let next = match &reg!(coll) {
+                    Value::Array(a) => a.borrow().get(i).cloned().map(|v| (v, i + 1)),
+                    Value::Map(m) => m.borrow().get_index(i).map(|(_, v)| (v.clone(), i + 1)),
+                    Value::Str(s) => s
+                        .get(i..)
+                        .and_then(|rest| rest.chars().next())
+                        .map(|c| (Value::Str(Str::from(c)), i + c.len_utf8())),
+                    _ => None,
+                };
+                let more = match next {
+                    Some((v, ni)) => {
+                        *reg_mut!(dst) = v;
+                        *reg_mut!(idx) = Value::Int(ni as i64);
+                        true
+                    }
+                    None => false,
+                };
+                if more == matches!(op, Op::IterLoop { .. }) {
+                    return Ok(Step::Jump(jump(pc, off)));
+                }
+            }
+            Op::TypeDesc { dst, ty } => *reg_mut!(dst) = Value::Typedesc(TyId(ty)),
+            Op::CloneWithType { dst, src, ty } => {
+                let defaults = |r: RecordId, field: usize| self.record_default(r, field);
+                let v =
+                    match convert::clone_with_type(&reg!(src), TyId(ty), &program.types, &defaults)
+                    {
                         Ok(v) => v,
                         Err(msg) => Value::error(ErrorId(0), msg),
                     };
-                    *reg_mut!(dst) = v;
-                }
-                Op::SortByKeys { dst, items, keys } => {
-                    let v = match (&reg!(items), &reg!(keys)) {
-                        (Value::Array(a), Value::Array(k)) => {
-                            sort_by_keys(&a.borrow(), &k.borrow())
-                        }
-                        (a, k) => Err(type_panic("array", a, k)),
-                    };
-                    put!(dst, v);
-                }
+                *reg_mut!(dst) = v;
             }
+            Op::SortByKeys { dst, items, keys } => {
+                let v = match (&reg!(items), &reg!(keys)) {
+                    (Value::Array(a), Value::Array(k)) => sort_by_keys(&a.borrow(), &k.borrow()),
+                    (a, k) => Err(type_panic("array", a, k)),
+                };
+                put!(dst, v);
+            }
+            // Handled entirely in `run_inner`.
+            _ => return Err(Panic::msg("internal: instruction has no slow path")),
         }
+        Ok(Step::Next)
     }
 
     /// Calls a native with the arguments in `regs[start..start + argc]`,
@@ -1065,8 +1229,7 @@ impl Strand {
         }
         self.fuel -= 1;
         if self.regs.len() <= base + nregs {
-            let want = (base + nregs + 1).max(self.regs.len() * 2);
-            self.regs.resize(want, Value::Nil);
+            self.grow_regs(base + nregs);
         }
         self.frames.push(Frame {
             func,
@@ -1076,6 +1239,14 @@ impl Strand {
             closure,
         });
         Ok(())
+    }
+
+    /// Makes the register file longer than `top`.
+    #[cold]
+    #[inline(never)]
+    fn grow_regs(&mut self, top: usize) {
+        let want = (top + 1).max(self.regs.len() * 2);
+        self.regs.resize(want, Value::Nil);
     }
 
     /// The panic for a call beyond the operation or depth limit.
@@ -1103,7 +1274,7 @@ impl Strand {
             return Some(v);
         }
         if let Some(r) = self.regs.get_mut(frame.ret as usize) {
-            *r = v;
+            store(r, v);
         }
         None
     }
@@ -1151,7 +1322,28 @@ fn push_int(buf: &mut String, v: i64) {
 fn set_int(slot: &mut Value, v: i64) {
     match slot {
         Value::Int(x) => *x = v,
-        _ => *slot = Value::Int(v),
+        _ => store(slot, Value::Int(v)),
+    }
+}
+
+/// Stores a value, calling the destructor of the old one only when it owns
+/// something (keeps the out-of-line drop call off the scalar paths).
+#[inline(always)]
+fn store(slot: &mut Value, v: Value) {
+    let old = std::mem::replace(slot, v);
+    if matches!(
+        old,
+        Value::Nil
+            | Value::Bool(_)
+            | Value::Int(_)
+            | Value::Float(_)
+            | Value::Duration(_)
+            | Value::Typedesc(_)
+            | Value::Undefined
+    ) {
+        std::mem::forget(old);
+    } else {
+        drop(old);
     }
 }
 
@@ -1160,7 +1352,7 @@ fn set_int(slot: &mut Value, v: i64) {
 fn set_bool(slot: &mut Value, v: bool) {
     match slot {
         Value::Bool(x) => *x = v,
-        _ => *slot = Value::Bool(v),
+        _ => store(slot, Value::Bool(v)),
     }
 }
 
@@ -1197,10 +1389,25 @@ fn json_get(obj: &Value, key: &Value, types: &crate::check::types::Types) -> Val
     }
 }
 
+/// The panic of a failed checked int operation with divisor/operand `y`.
+#[cold]
+#[inline(never)]
+fn int_failure(y: i64) -> Panic {
+    Panic::msg(if y == 0 {
+        "division by zero"
+    } else {
+        "integer overflow"
+    })
+}
+
+#[cold]
+#[inline(never)]
 fn index_panic(i: i64, len: usize) -> Panic {
     Panic::msg(format!("index out of range: index {i}, length {len}"))
 }
 
+#[cold]
+#[inline(never)]
 fn type_panic(want: &str, a: &Value, b: &Value) -> Panic {
     Panic::msg(format!(
         "internal type error: expected {want}, found {} and {}",

@@ -8,80 +8,194 @@ use crate::check::tir::FuncId;
 use crate::check::types::{ErrorId, RecordId, TyId};
 use indexmap::IndexMap;
 use rustc_hash::FxBuildHasher;
-use std::cell::RefCell;
+use std::alloc::Layout;
+use std::cell::{Cell, RefCell};
+use std::ptr::NonNull;
 use std::rc::Rc;
 
-/// An immutable, shared string. A thin pointer, so that a [`Value`] stays
-/// 16 bytes (a fat `Rc<str>` would make every value 24 bytes).
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
-pub struct Str(Rc<Box<str>>);
+/// An immutable, shared string: one allocation holding a reference count,
+/// the length and the bytes. A thin pointer, so that a [`Value`] stays 16
+/// bytes, and one allocation per string instead of two (`Rc<Box<str>>`).
+pub struct Str(NonNull<StrHeader>);
+
+/// The start of a [`Str`] allocation; the UTF-8 bytes follow it.
+#[repr(C)]
+struct StrHeader {
+    rc: Cell<usize>,
+    len: usize,
+}
 
 impl Str {
+    /// The allocation layout of a string of `len` bytes.
+    fn layout(len: usize) -> Layout {
+        let size = std::mem::size_of::<StrHeader>().checked_add(len);
+        match size.map(|s| Layout::from_size_align(s, std::mem::align_of::<StrHeader>())) {
+            Some(Ok(l)) => l,
+            // Larger than the address space: as for any failed allocation.
+            _ => std::alloc::handle_alloc_error(Layout::new::<StrHeader>()),
+        }
+    }
+
+    /// A new string holding a copy of `s`.
+    pub fn new(s: &str) -> Str {
+        let layout = Str::layout(s.len());
+        // SAFETY: the layout has a non-zero size (the header); the header is
+        // written before use and `s.len()` bytes fit after it.
+        unsafe {
+            let p = std::alloc::alloc(layout) as *mut StrHeader;
+            let Some(p) = NonNull::new(p) else {
+                std::alloc::handle_alloc_error(layout)
+            };
+            p.as_ptr().write(StrHeader {
+                rc: Cell::new(1),
+                len: s.len(),
+            });
+            std::ptr::copy_nonoverlapping(s.as_ptr(), p.as_ptr().add(1) as *mut u8, s.len());
+            Str(p)
+        }
+    }
+
     /// The text.
+    #[inline]
     pub fn as_str(&self) -> &str {
-        &self.0
+        // SAFETY: the allocation lives while `self` does, and holds `len`
+        // bytes copied from a `str` after the header.
+        unsafe {
+            let h = self.0.as_ptr();
+            let bytes = std::slice::from_raw_parts(h.add(1) as *const u8, (*h).len);
+            std::str::from_utf8_unchecked(bytes)
+        }
+    }
+
+    #[inline]
+    fn header(&self) -> &StrHeader {
+        // SAFETY: the header lives while `self` does.
+        unsafe { self.0.as_ref() }
+    }
+}
+
+impl Clone for Str {
+    #[inline]
+    fn clone(&self) -> Str {
+        let rc = &self.header().rc;
+        match rc.get().checked_add(1) {
+            Some(n) => rc.set(n),
+            None => std::process::abort(),
+        }
+        Str(self.0)
+    }
+}
+
+impl Drop for Str {
+    #[inline]
+    fn drop(&mut self) {
+        let h = self.header();
+        let n = h.rc.get() - 1;
+        h.rc.set(n);
+        if n == 0 {
+            let layout = Str::layout(h.len);
+            // SAFETY: this was the last reference; the allocation was made
+            // with this layout in `Str::new`.
+            unsafe { std::alloc::dealloc(self.0.as_ptr() as *mut u8, layout) }
+        }
+    }
+}
+
+impl Default for Str {
+    fn default() -> Str {
+        Str::new("")
+    }
+}
+
+impl PartialEq for Str {
+    #[inline]
+    fn eq(&self, other: &Str) -> bool {
+        self.0 == other.0 || self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for Str {}
+
+impl std::hash::Hash for Str {
+    #[inline]
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        // Must hash like `str` (maps are looked up by `&str`).
+        self.as_str().hash(state)
+    }
+}
+
+impl PartialOrd for Str {
+    fn partial_cmp(&self, other: &Str) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Str {
+    fn cmp(&self, other: &Str) -> std::cmp::Ordering {
+        self.as_str().cmp(other.as_str())
     }
 }
 
 impl std::ops::Deref for Str {
     type Target = str;
+    #[inline]
     fn deref(&self) -> &str {
-        &self.0
+        self.as_str()
     }
 }
 
 impl std::borrow::Borrow<str> for Str {
     fn borrow(&self) -> &str {
-        &self.0
+        self.as_str()
     }
 }
 
 impl AsRef<str> for Str {
     fn as_ref(&self) -> &str {
-        &self.0
+        self.as_str()
     }
 }
 
 impl From<&str> for Str {
     fn from(s: &str) -> Str {
-        Str(Rc::new(Box::from(s)))
+        Str::new(s)
     }
 }
 
 impl From<String> for Str {
     fn from(s: String) -> Str {
-        Str(Rc::new(s.into_boxed_str()))
+        Str::new(&s)
     }
 }
 
 impl From<&String> for Str {
     fn from(s: &String) -> Str {
-        Str::from(s.as_str())
+        Str::new(s)
     }
 }
 
 impl From<Box<str>> for Str {
     fn from(s: Box<str>) -> Str {
-        Str(Rc::new(s))
+        Str::new(&s)
     }
 }
 
 impl From<char> for Str {
     fn from(c: char) -> Str {
         let mut b = [0u8; 4];
-        Str::from(&*c.encode_utf8(&mut b))
+        Str::new(c.encode_utf8(&mut b))
     }
 }
 
 impl std::fmt::Debug for Str {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        std::fmt::Debug::fmt(&**self.0, f)
+        std::fmt::Debug::fmt(self.as_str(), f)
     }
 }
 
 impl std::fmt::Display for Str {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
     }
 }
 
