@@ -259,6 +259,40 @@ public function main() {
     assert_eq!(elapsed, 5 * MS);
 }
 
+#[tokio::test(start_paused = true)]
+async fn a_timeout_around_wait_leaves_the_strand_running() {
+    // `timeout` cancels the waiting body, not the strand it waits for; the
+    // future then counts as waited on.
+    let (out, ok, elapsed) = run(r#"
+import io;
+import time;
+
+boolean finished = false;
+
+function work() returns int {
+    time:sleep(200ms);
+    finished = true;
+    return 1;
+}
+
+public function main() {
+    future<int> f = start work();
+    timeout (50ms) {
+        int|error r = wait f;
+        io:println(r);
+    } on fail var e {
+        io:println(e.message());
+    }
+    time:sleep(200ms);
+    io:println(finished);
+}
+"#)
+    .await;
+    assert_eq!(out, "timed out after 50ms\ntrue\n");
+    assert!(ok);
+    assert_eq!(elapsed, 250 * MS);
+}
+
 mod server {
     use http_body_util::Full;
     use hyper::body::{Bytes, Incoming};

@@ -20,7 +20,7 @@ use std::future::poll_fn;
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
-use std::task::Poll;
+use std::task::{Context, Poll, Waker};
 use tokio::task::{AbortHandle, JoinError, JoinHandle};
 
 /// The Flow type name of futures (for messages and `kind_name`).
@@ -148,10 +148,27 @@ fn wait_one(_vm: &Rc<Vm>, args: &[Value]) -> NativeResult {
     if is_cancelled(&obj) {
         return ready(Ok(Value::error(ErrorId(0), CANCELLED)));
     }
+    let mut handle = handle;
+    if let Some(result) = finished(&mut handle) {
+        return ready(Ok(outcome(&obj, result)));
+    }
     NativeResult::Suspend(Box::pin(async move {
         let result = handle.await;
         Ok(outcome(&obj, result))
     }))
+}
+
+/// The result of a task that has already finished, without suspending the
+/// waiting strand.
+fn finished(handle: &mut Handle) -> Option<Result<Result<Value, Value>, JoinError>> {
+    if !handle.is_finished() {
+        return None;
+    }
+    let mut cx = Context::from_waker(Waker::noop());
+    match Pin::new(handle).poll(&mut cx) {
+        Poll::Ready(result) => Some(result),
+        Poll::Pending => None,
+    }
 }
 
 /// The futures of an array argument, their handles taken.
@@ -176,15 +193,29 @@ fn wait_all(vm: &Rc<Vm>, args: &[Value]) -> NativeResult {
         },
         other => return ready(Err(type_error(other))),
     };
-    let tasks = match take_all(arg(args, 1)) {
+    let mut tasks = match take_all(arg(args, 1)) {
         Ok(t) => t,
         Err(p) => return ready(Err(p)),
     };
+    // Results of the strands that have finished, taken without suspending.
+    let mut done: Vec<Option<Value>> = tasks
+        .iter_mut()
+        .map(|(obj, handle)| finished(handle).map(|r| outcome(obj, r)))
+        .collect();
+    if done.iter().all(Option::is_some) {
+        let fields = done.into_iter().flatten().collect();
+        return ready(Ok(Value::record(rec, fields)));
+    }
     NativeResult::Suspend(Box::pin(async move {
         let mut fields = Vec::with_capacity(tasks.len());
-        for (obj, handle) in tasks {
-            let result = handle.await;
-            fields.push(outcome(&obj, result));
+        for ((obj, handle), value) in tasks.into_iter().zip(done.iter_mut()) {
+            match value.take() {
+                Some(v) => fields.push(v),
+                None => {
+                    let result = handle.await;
+                    fields.push(outcome(&obj, result));
+                }
+            }
         }
         Ok(Value::record(rec, fields))
     }))
