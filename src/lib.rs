@@ -8,7 +8,12 @@ pub mod check;
 pub mod cli;
 pub mod compile;
 pub mod diagnostics;
+pub mod embed;
 pub mod runtime;
 pub mod stdlib;
 pub mod syntax;
 pub mod vm;
+
+pub use embed::{
+    CallError, CompileError, Engine, EngineBuilder, HostError, HostModule, HostResult, Program,
+};

@@ -36,7 +36,7 @@ pub mod types;
 use crate::diagnostics::Diagnostic;
 use crate::syntax::span::SourceMap;
 use checker::Checker;
-use modules::{load_program, RootSource};
+use modules::{load_program, load_program_with, RootSource};
 use std::path::Path;
 
 /// The result of checking a program.
@@ -110,6 +110,19 @@ pub struct CheckOptions {
     /// the initialiser runs (the REPL's session variables): their
     /// initialisers are type-checked but not run, and may be absent.
     pub preset_globals: Vec<String>,
+    /// Modules supplied by the embedding host (§15.1), importable by name
+    /// like standard-library modules; their `@native` functions are bound
+    /// by the host when the program is instantiated.
+    pub modules: Vec<ExtraModule>,
+}
+
+/// A module supplied by the embedding host: `import NAME;` loads `text`.
+#[derive(Debug, Clone)]
+pub struct ExtraModule {
+    /// The module name (an identifier, not a standard-library name).
+    pub name: String,
+    /// Its Flow source.
+    pub text: String,
 }
 
 /// [`check_source`] with options.
@@ -120,13 +133,14 @@ pub fn check_source_with(
     sources: &mut SourceMap,
     options: &CheckOptions,
 ) -> CheckResult {
-    let loaded = load_program(
+    let loaded = load_program_with(
         RootSource::Text {
             name,
             text,
             base_dir,
         },
         sources,
+        &options.modules,
     );
     finish_with(loaded, options)
 }

@@ -103,10 +103,14 @@ enum ModKey {
     Root,
     Path(PathBuf),
     Std(&'static str),
+    /// A module supplied by the embedding host.
+    Host(String),
 }
 
 struct Loader<'s> {
     sources: &'s mut SourceMap,
+    /// Modules supplied by the embedding host (name, source).
+    extra: &'s [super::ExtraModule],
     diags: Vec<Diagnostic>,
     by_key: FxHashMap<ModKey, usize>,
     slots: Vec<Option<LoadedModule>>,
@@ -131,8 +135,20 @@ pub(crate) enum RootSource<'a> {
 
 /// Loads the root module and everything it imports.
 pub(crate) fn load_program(root: RootSource<'_>, sources: &mut SourceMap) -> Loaded {
+    load_program_with(root, sources, &[])
+}
+
+/// [`load_program`] with modules supplied by the embedding host: they are
+/// imported by name like standard-library modules (and, like them, may
+/// declare `@native` functions).
+pub(crate) fn load_program_with(
+    root: RootSource<'_>,
+    sources: &mut SourceMap,
+    extra: &[super::ExtraModule],
+) -> Loaded {
     let mut l = Loader {
         sources,
+        extra,
         diags: Vec::new(),
         by_key: FxHashMap::default(),
         slots: Vec::new(),
@@ -312,6 +328,30 @@ impl Loader<'_> {
             ImportTarget::Stdlib(id) => {
                 let alias = imp.alias.as_ref().unwrap_or(id);
                 let found = STDLIB.iter().find(|(n, _)| **n == *id.name);
+                if found.is_none() {
+                    if let Some(m) = self.extra.iter().find(|m| *m.name == *id.name) {
+                        let key = ModKey::Host(m.name.clone());
+                        let module = match self.by_key.get(&key) {
+                            Some(&s) => s,
+                            None => {
+                                let (name, text) = (m.name.clone(), m.text.clone());
+                                self.load(
+                                    key,
+                                    format!("<host>/{name}.flow"),
+                                    text,
+                                    PathBuf::new(),
+                                    ModKind::Stdlib,
+                                    name.as_str().into(),
+                                )
+                            }
+                        };
+                        return Some(ImportEdge {
+                            alias: alias.name.clone(),
+                            span: alias.span,
+                            module: Some(module),
+                        });
+                    }
+                }
                 let Some((sname, text)) = found else {
                     let d = if is_later_stdlib_module(&id.name) {
                         Diagnostic::new(

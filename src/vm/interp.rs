@@ -75,6 +75,8 @@ pub struct Strand {
     pending: Option<usize>,
     /// Calls and backward jumps left before the operation limit panics.
     fuel: u64,
+    /// Operations beyond `fuel` (handed out in slices under a sandbox).
+    reserve: u64,
     /// Reused buffer for building template strings.
     scratch: String,
     /// The instance's limit on nested calls (copied: read on every call).
@@ -91,6 +93,7 @@ impl Strand {
             .map_or(1, |p| p.nregs as usize);
         let mut regs = args;
         regs.resize(nregs.max(regs.len()) + 1, Value::Nil);
+        let (fuel, reserve) = super::sandbox::fuel(vm.limits.max_operations.unwrap_or(u64::MAX));
         Strand {
             regs,
             frames: vec![Frame {
@@ -102,7 +105,8 @@ impl Strand {
             }],
             traps: Vec::new(),
             pending: None,
-            fuel: vm.limits.max_operations.unwrap_or(u64::MAX),
+            fuel,
+            reserve,
             scratch: String::new(),
             max_depth: vm.limits.max_depth,
             vm,
@@ -446,7 +450,7 @@ impl Strand {
                 }
                 Op::Jump { off } => {
                     if off < 0 {
-                        if self.fuel == 0 {
+                        if self.fuel == 0 && !self.refuel() {
                             fail!(self.out_of_fuel())
                         }
                         self.fuel -= 1;
@@ -559,7 +563,7 @@ impl Strand {
                     idx,
                     off,
                 } => {
-                    if self.fuel == 0 {
+                    if self.fuel == 0 && !self.refuel() {
                         fail!(self.out_of_fuel())
                     }
                     self.fuel -= 1;
@@ -589,7 +593,7 @@ impl Strand {
                         other => fail!(type_panic("int", other, other)),
                     };
                     set_int(reg_mut!(counter), n);
-                    if self.fuel == 0 {
+                    if self.fuel == 0 && !self.refuel() {
                         fail!(self.out_of_fuel())
                     }
                     self.fuel -= 1;
@@ -1170,7 +1174,7 @@ impl Strand {
             return Err(Panic::msg("internal: unbound native function"));
         };
         let args = self.regs.get(start..start + argc as usize).unwrap_or(&[]);
-        match nf(&self.vm, args) {
+        match nf.call(&self.vm, args) {
             NativeResult::Ready(Ok(v)) => {
                 if let Some(r) = self.regs.get_mut(dst) {
                     *r = v;
@@ -1200,7 +1204,25 @@ impl Strand {
         }
     }
 
+    /// Takes the next slice of the operation budget once the sandbox
+    /// checks pass (`vm::sandbox`); false when the strand must stop
+    /// (`out_of_fuel` says why).
+    #[cold]
+    #[inline(never)]
+    fn refuel(&mut self) -> bool {
+        if self.reserve == 0 || super::sandbox::check(&self.vm, &self.regs).is_err() {
+            return false;
+        }
+        let n = self.reserve.min(super::sandbox::SLICE);
+        self.reserve -= n;
+        self.fuel = n;
+        true
+    }
+
     fn out_of_fuel(&self) -> Panic {
+        if let Some(p) = super::sandbox::stopped() {
+            return p;
+        }
         Panic::msg(format!(
             "operation limit exceeded: more than {} calls and loop iterations",
             self.vm.limits.max_operations.unwrap_or(u64::MAX)
@@ -1224,7 +1246,7 @@ impl Strand {
         ret: usize,
         closure: Option<Rc<Closure>>,
     ) -> VmResult<()> {
-        if self.fuel == 0 || self.frames.len() >= self.max_depth {
+        if (self.fuel == 0 && !self.refuel()) || self.frames.len() >= self.max_depth {
             return Err(self.call_limit());
         }
         self.fuel -= 1;

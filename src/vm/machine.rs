@@ -29,6 +29,29 @@ pub type NativeFn = fn(&Rc<Vm>, &[Value]) -> NativeResult;
 /// Resolves a native's qualified name (`io:println`) to its implementation.
 pub type NativeResolver = dyn Fn(&str) -> Option<NativeFn>;
 
+/// A native function supplied by the embedding host: a closure.
+pub type HostFn = Rc<dyn Fn(&Rc<Vm>, &[Value]) -> NativeResult>;
+
+/// A bound native: a standard-library function or a host closure.
+#[derive(Clone)]
+pub enum Native {
+    /// A standard-library native.
+    Builtin(NativeFn),
+    /// A host function (embedding API, §15.1).
+    Host(HostFn),
+}
+
+impl Native {
+    /// Calls the native.
+    #[inline]
+    pub fn call(&self, vm: &Rc<Vm>, args: &[Value]) -> NativeResult {
+        match self {
+            Native::Builtin(f) => f(vm, args),
+            Native::Host(f) => f(vm, args),
+        }
+    }
+}
+
 /// Limits applied to every strand of the instance.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
@@ -77,7 +100,7 @@ pub struct Vm {
     /// Module-level variables.
     pub globals: RefCell<Vec<Value>>,
     /// Bound natives, by the program's native index.
-    pub natives: Vec<NativeFn>,
+    pub natives: Vec<Native>,
     /// Host I/O.
     pub io: RefCell<HostIo>,
     /// Limits.
@@ -96,6 +119,21 @@ impl Vm {
     pub fn new(
         program: Arc<CompiledProgram>,
         resolve: &NativeResolver,
+        io: HostIo,
+        limits: Limits,
+    ) -> Result<Rc<Vm>, String> {
+        Vm::with_natives(
+            program,
+            &|name| resolve(name).map(Native::Builtin),
+            io,
+            limits,
+        )
+    }
+
+    /// [`Vm::new`] with a resolver that may bind host closures.
+    pub fn with_natives(
+        program: Arc<CompiledProgram>,
+        resolve: &dyn Fn(&str) -> Option<Native>,
         io: HostIo,
         limits: Limits,
     ) -> Result<Rc<Vm>, String> {

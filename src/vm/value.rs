@@ -38,6 +38,12 @@ impl Str {
 
     /// A new string holding a copy of `s`.
     pub fn new(s: &str) -> Str {
+        // Far beyond a sandbox's memory limit: not allocated (`sandbox`).
+        let s = if super::sandbox::admit_str(s.len()) {
+            s
+        } else {
+            ""
+        };
         let layout = Str::layout(s.len());
         // SAFETY: the layout has a non-zero size (the header); the header is
         // written before use and `s.len()` bytes fit after it.
@@ -93,6 +99,7 @@ impl Drop for Str {
         let n = h.rc.get() - 1;
         h.rc.set(n);
         if n == 0 {
+            super::sandbox::release_str(h.len);
             let layout = Str::layout(h.len);
             // SAFETY: this was the last reference; the allocation was made
             // with this layout in `Str::new`.

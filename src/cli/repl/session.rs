@@ -527,6 +527,7 @@ impl Session {
         let mut sources = SourceMap::new();
         let options = CheckOptions {
             preset_globals: preset.to_vec(),
+            ..CheckOptions::default()
         };
         let result =
             check::check_source_with("<repl>", &s.text, &self.base_dir, &mut sources, &options);
