@@ -697,7 +697,9 @@ impl Strand {
                 }
             }
             Op::NewCell { dst, src } => {
-                let v = std::mem::take(reg_mut!(src));
+                // A copy: `src` may be a live register (a loop counter, a
+                // variable copied into a captured one).
+                let v = reg!(src).clone();
                 *reg_mut!(dst) = Value::Cell(Rc::new(RefCell::new(v)));
             }
             Op::GetCell { dst, cell } => {
