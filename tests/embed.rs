@@ -341,9 +341,19 @@ async fn network_is_denied_unless_allowed() {
         program.call("ping", ()).await,
         Err(CallError::Init { .. })
     ));
-    let program = compile(&Engine::builder().allow_net(["example.com"]).build(), NET);
-    assert_eq!(
-        program.call("ping", ()).await.expect("ping"),
-        json!("ready")
+    let program = compile(
+        &Engine::builder().allow_net(["example.com:9090"]).build(),
+        NET,
     );
+    match program.call("ping", ()).await {
+        Err(CallError::Init { message }) => assert!(message.contains("not allowed"), "{message}"),
+        other => panic!("{other:?}"),
+    }
+    for allowed in ["example.com", "example.com:8080", "*"] {
+        let program = compile(&Engine::builder().allow_net([allowed]).build(), NET);
+        assert_eq!(
+            program.call("ping", ()).await.expect("ping"),
+            json!("ready")
+        );
+    }
 }

@@ -377,15 +377,24 @@ impl HostPolicy {
         }
     }
 
-    /// Whether `host` (as in a URL, IPv6 in brackets) is allowed.
+    /// Whether `host` (as in a URL, IPv6 in brackets) is allowed on some
+    /// port.
     pub fn allows(&self, host: &str) -> bool {
+        self.allows_at(host, None)
+    }
+
+    /// Whether `host` is allowed on `port`: a pattern with `:PORT`
+    /// (`"127.0.0.1:9090"`) allows only that port; `None` matches any.
+    pub fn allows_at(&self, host: &str, port: Option<u16>) -> bool {
         let Some(allowed) = &self.allowed else {
             return true;
         };
         let host = host.to_ascii_lowercase();
         allowed
             .iter()
-            .any(|pattern| match pattern.strip_prefix("*.") {
+            .map(|pattern| split_port(pattern))
+            .filter(|(_, p)| p.is_none() || port.is_none() || *p == port)
+            .any(|(pattern, _)| match pattern.strip_prefix("*.") {
                 Some(domain) => host
                     .strip_suffix(domain)
                     .is_some_and(|sub| sub.len() > 1 && sub.ends_with('.')),
@@ -413,6 +422,18 @@ impl ConfigError {
     }
 }
 
+/// A host pattern and its port, if it has one (`host:PORT`, `[v6]:PORT`).
+fn split_port(pattern: &str) -> (&str, Option<u16>) {
+    if let Some((host, port)) = pattern.rsplit_once(':') {
+        if !host.is_empty() && (host.ends_with(']') || !host.contains(':')) {
+            if let Ok(port) = port.parse::<u16>() {
+                return (host, Some(port));
+            }
+        }
+    }
+    (pattern, None)
+}
+
 fn parse_url(text: &str, hosts: &HostPolicy) -> Result<Url, ConfigError> {
     let url = Url::parse(text)
         .map_err(|e| ConfigError::new("url", format!("'{text}' is not a valid URL: {e}")))?;
@@ -435,7 +456,7 @@ fn parse_url(text: &str, hosts: &HostPolicy) -> Result<Url, ConfigError> {
     if host.is_empty() {
         return Err(ConfigError::new("url", format!("'{text}' has no host")));
     }
-    if !hosts.allows(host) {
+    if !hosts.allows_at(host, url.port_or_known_default()) {
         return Err(ConfigError::new(
             "url",
             format!("host '{host}' is not allowed"),

@@ -63,7 +63,10 @@ impl ReqwestTransport {
             if attempt.previous().len() >= MAX_REDIRECTS {
                 attempt.error(format!("more than {MAX_REDIRECTS} redirects"))
             } else if attempt.url().scheme() != "http"
-                || !hosts.allows(attempt.url().host_str().unwrap_or_default())
+                || !hosts.allows_at(
+                    attempt.url().host_str().unwrap_or_default(),
+                    attempt.url().port_or_known_default(),
+                )
             {
                 // Not followed: the 3xx response is returned as is.
                 attempt.stop()
