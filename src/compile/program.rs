@@ -83,8 +83,8 @@ pub struct CompiledProgram {
 impl CompiledProgram {
     /// Checks the bytecode's structural invariants: every register operand
     /// lies inside its function's frame, every jump lands inside its
-    /// function, direct calls name existing functions with the right frame
-    /// size. The interpreter relies on this to access registers without
+    /// function, every function's code ends with a return or jump, direct
+    /// calls name existing functions with the right frame size. The interpreter relies on this to access registers without
     /// bounds checks, so a program that fails is never run.
     pub fn verify(&self) -> Result<(), String> {
         for (fi, f) in self.functions.iter().enumerate() {
@@ -98,6 +98,14 @@ impl CompiledProgram {
                     f.name
                 ))
             };
+            // The interpreter fetches without a bounds check: control must
+            // never run past the last instruction.
+            if !matches!(
+                f.code.last(),
+                Some(Op::Return { .. } | Op::ReturnNil | Op::Jump { .. } | Op::Panic { .. })
+            ) {
+                return bad(f.code.len(), "code does not end with a return or jump");
+            }
             for (pc, op) in f.code.iter().enumerate() {
                 let ops = op.operands();
                 if ops.regs.iter().any(|r| usize::from(*r) >= nregs) {

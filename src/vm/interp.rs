@@ -345,17 +345,22 @@ impl Strand {
             }};
         }
 
+        // A native function's prototype has no code: running it returns ().
+        if code.is_empty() {
+            return Ok(match self.do_return(Value::Nil) {
+                Some(v) => Exit::Return(v),
+                None => Exit::Return(Value::Nil),
+            });
+        }
         loop {
-            let Some(&op) = code.get(pc) else {
-                // Falling off the end returns ().
-                match self.do_return(Value::Nil) {
-                    Some(v) => return Ok(Exit::Return(v)),
-                    None => {
-                        reload!();
-                        continue;
-                    }
-                }
-            };
+            debug_assert!(pc < code.len());
+            // SAFETY: `CompiledProgram::verify` guarantees that every jump
+            // lands inside its function and that the last instruction is a
+            // return or a jump, so `pc` never runs past the end; frames
+            // only ever hold a pc after a call, which is never last; the
+            // only code-less functions are natives, which get no frames
+            // except a strand's first (handled above).
+            let op = unsafe { *code.get_unchecked(pc) };
             pc += 1;
             match op {
                 Op::Move { dst, src } => {
