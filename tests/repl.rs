@@ -186,6 +186,13 @@ mod terminal {
     use rexpect::session::PtySession;
     use std::process::Command;
 
+    /// Waits for the prompt that follows a submitted input (the prompt text
+    /// is also repainted with every keystroke, so it must follow a newline;
+    /// input typed before it would be discarded by the terminal).
+    fn next_prompt(p: &mut PtySession) {
+        p.exp_regex("\n[^\n]*flow> ").expect("next prompt");
+    }
+
     fn start(dir: &std::path::Path) -> PtySession {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_flow"));
         cmd.arg("repl")
@@ -204,14 +211,15 @@ mod terminal {
         let mut p = start(&dir);
         p.send_line("1 + 2").expect("send");
         p.exp_string("3 : int").expect("value");
-        p.exp_string("flow> ").expect("prompt");
+        next_prompt(&mut p);
         p.send_line("function f() returns int {").expect("send");
         p.exp_string("... ").expect("continuation prompt");
         p.send_line("return 41 + 1;").expect("send");
         p.send_line("}").expect("send");
-        p.exp_string("flow> ").expect("prompt");
+        next_prompt(&mut p);
         p.send_line("f()").expect("send");
         p.exp_string("42 : int").expect("value");
+        next_prompt(&mut p);
         p.send_line(":quit").expect("send");
         p.exp_eof().expect("exit");
         let history = std::fs::read_to_string(dir.join("history")).expect("history file");
@@ -228,8 +236,61 @@ mod terminal {
         p.flush().expect("flush");
         p.exp_string("println").expect("completed");
         p.send_line("(\"done\");").expect("send");
-        p.exp_string("done").expect("ran the completed call");
-        p.exp_string("flow> ").expect("prompt");
+        p.exp_string("\r\ndone").expect("ran the completed call");
+        next_prompt(&mut p);
+        p.send_control('d').expect("ctrl-d");
+        p.exp_eof().expect("exit");
+    }
+
+    #[test]
+    fn strand_output_while_the_prompt_is_shown() {
+        let dir = scratch("pty-strand");
+        let mut p = start(&dir);
+        p.send_line("function later() { time:sleep(1s); io:println(\"tick from a strand\"); }")
+            .expect("send");
+        next_prompt(&mut p);
+        p.send_line("future<()> f = start later();").expect("send");
+        next_prompt(&mut p);
+        // Half an input is on the line when the strand prints.
+        p.send("40 +").expect("send");
+        p.flush().expect("flush");
+        p.exp_string("tick from a strand").expect("strand output");
+        p.send_line(" 2").expect("send");
+        p.exp_string("42 : int").expect("the edited line survived");
+        next_prompt(&mut p);
+        p.send_control('d').expect("ctrl-d");
+        p.exp_eof().expect("exit");
+    }
+
+    #[test]
+    fn ctrl_c_cancels_a_slow_remote_call() {
+        // A server that accepts connections and never answers.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            for stream in listener.incoming().flatten() {
+                held.push(stream);
+            }
+        });
+        let dir = scratch("pty-cancel-remote");
+        let mut p = start(&dir);
+        p.send_line(&format!(
+            "endpoint slow = http:client(\"http://127.0.0.1:{port}\", {{ timeout: 60s }});"
+        ))
+        .expect("send");
+        next_prompt(&mut p);
+        p.send_line("io:println(\"calling\"); json j = check slow->get(\"/never\");")
+            .expect("send");
+        p.exp_string("calling\r\n").expect("running");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        p.send_control('c').expect("ctrl-c");
+        p.exp_string("interrupted").expect("cancelled");
+        next_prompt(&mut p);
+        p.send_line(":endpoints").expect("send");
+        p.exp_string("in flight 0")
+            .expect("the request was dropped");
+        next_prompt(&mut p);
         p.send_control('d').expect("ctrl-d");
         p.exp_eof().expect("exit");
     }
@@ -238,13 +299,16 @@ mod terminal {
     fn ctrl_c_cancels_a_running_input() {
         let dir = scratch("pty-cancel");
         let mut p = start(&dir);
-        p.send_line("time:sleep(60s);").expect("send");
-        std::thread::sleep(std::time::Duration::from_millis(300));
+        p.send_line("io:println(\"sleeping\"); time:sleep(60s);")
+            .expect("send");
+        p.exp_string("sleeping\r\n").expect("running");
+        std::thread::sleep(std::time::Duration::from_millis(100));
         p.send_control('c').expect("ctrl-c");
         p.exp_string("interrupted").expect("cancelled");
-        p.exp_string("flow> ").expect("prompt");
+        next_prompt(&mut p);
         p.send_line("2 * 21").expect("send");
         p.exp_string("42 : int").expect("session still works");
+        next_prompt(&mut p);
         p.send_control('d').expect("ctrl-d");
         p.exp_eof().expect("exit");
     }

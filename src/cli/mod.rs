@@ -158,6 +158,7 @@ fn start_repl(options: &RunOptions) -> i32 {
         log_level: crate::stdlib::log_level(&options.log_level).unwrap_or(1),
         color: std::io::stderr().is_terminal(),
         http: http_settings(options),
+        io: None,
     })
 }
 

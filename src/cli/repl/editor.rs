@@ -8,8 +8,7 @@ use rustyline::hint::Hinter;
 use rustyline::validate::{ValidationContext, ValidationResult, Validator};
 use rustyline::{Cmd, ConditionalEventHandler, Context, Event, EventContext, Helper, RepeatCount};
 use std::borrow::Cow;
-use std::cell::RefCell;
-use std::rc::Rc;
+use std::sync::{Arc, Mutex};
 
 /// Flow keywords offered by completion.
 const KEYWORDS: &[&str] = &[
@@ -84,13 +83,13 @@ pub struct Names {
 
 /// The rustyline helper.
 pub struct FlowHelper {
-    names: Rc<RefCell<Names>>,
+    names: Arc<Mutex<Names>>,
     brackets: MatchingBracketHighlighter,
 }
 
 impl FlowHelper {
     /// A helper completing from `names`.
-    pub fn new(names: Rc<RefCell<Names>>) -> FlowHelper {
+    pub fn new(names: Arc<Mutex<Names>>) -> FlowHelper {
         FlowHelper {
             names,
             brackets: MatchingBracketHighlighter::new(),
@@ -139,7 +138,7 @@ impl Completer for FlowHelper {
             .map_or(0, |i| i + 1);
         let word = &before[start..];
         let head = &before[..start];
-        let names = self.names.borrow();
+        let names = self.names.lock().unwrap_or_else(|e| e.into_inner());
         let mut out: Vec<String> = Vec::new();
         if head.ends_with("->") {
             out.extend(REMOTE_METHODS.iter().map(|m| m.to_string()));

@@ -5,13 +5,15 @@ mod editor;
 mod input;
 mod session;
 
+use crate::vm::machine::HostIo;
 use editor::{ContinueLine, FlowHelper, Names};
 use input::{classify, needs_more, strip_continuations, Input};
+use rustyline::ExternalPrinter;
 pub use session::{Reply, Session, Settings};
-use std::cell::RefCell;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
+use std::sync::{Arc, Mutex};
 
 const HELP: &str = "\
 Enter declarations (import, type, const, function, endpoint, configurable),
@@ -33,19 +35,23 @@ enum Next {
 
 /// Runs the REPL; returns the exit code.
 pub fn main(settings: Settings) -> i32 {
-    let base_dir = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-    let session = match Session::new(base_dir, settings) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return 1;
-        }
-    };
     if std::io::stdin().is_terminal() {
-        interactive(session)
+        interactive(settings)
     } else {
-        piped(session)
+        match new_session(settings) {
+            Ok(session) => piped(session),
+            Err(code) => code,
+        }
     }
+}
+
+/// A session in the current directory.
+fn new_session(settings: Settings) -> Result<Session, i32> {
+    let base_dir = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    Session::new(base_dir, settings).map_err(|e| {
+        eprintln!("error: {e}");
+        1
+    })
 }
 
 /// Resolves when the user presses Ctrl-C (never, if signals are unavailable).
@@ -147,11 +153,56 @@ fn history_path() -> Option<PathBuf> {
     std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".flow_history"))
 }
 
-/// The terminal session.
-fn interactive(mut session: Session) -> i32 {
+/// What the editor thread read.
+enum Read {
+    /// A complete input.
+    Line(String),
+    /// Ctrl-D, or the terminal went away (with an error to show, if any).
+    End(Option<String>),
+}
+
+/// Writes a REPL instance's `io` output through rustyline's external
+/// printer, a line at a time, so output of strands running while the prompt
+/// is shown does not corrupt the line being edited.
+struct PrinterOut {
+    printer: Arc<Mutex<Box<dyn ExternalPrinter + Send>>>,
+    pending: Vec<u8>,
+}
+
+impl PrinterOut {
+    fn emit(&mut self, upto: usize) {
+        let text: Vec<u8> = self.pending.drain(..upto).collect();
+        let mut printer = self.printer.lock().unwrap_or_else(|e| e.into_inner());
+        let _ = printer.print(String::from_utf8_lossy(&text).into_owned());
+    }
+}
+
+impl Write for PrinterOut {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.pending.extend_from_slice(buf);
+        if let Some(last_newline) = self.pending.iter().rposition(|b| *b == b'\n') {
+            self.emit(last_newline + 1);
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if !self.pending.is_empty() {
+            let n = self.pending.len();
+            self.emit(n);
+        }
+        Ok(())
+    }
+}
+
+/// The terminal session: a thread runs the line editor while this one runs
+/// the session's runtime, so strands started by earlier inputs keep running
+/// while the prompt is shown (their output goes through rustyline's
+/// external printer).
+fn interactive(settings: Settings) -> i32 {
     use rustyline::history::DefaultHistory;
     use rustyline::{Editor, EventHandler, KeyCode, KeyEvent, Modifiers};
-    let names = Rc::new(RefCell::new(Names {
+    let names = Arc::new(Mutex::new(Names {
         session: Vec::new(),
         modules: crate::check::stdlib_module_names()
             .into_iter()
@@ -181,34 +232,76 @@ fn interactive(mut session: Session) -> i32 {
     if let Some(h) = &history {
         let _ = editor.load_history(h);
     }
+    let mut settings = settings;
+    if let Ok(printer) = editor.create_external_printer() {
+        let printer: Arc<Mutex<Box<dyn ExternalPrinter + Send>>> =
+            Arc::new(Mutex::new(Box::new(printer)));
+        settings.io = Some(Rc::new(move || HostIo {
+            stdout: Box::new(PrinterOut {
+                printer: printer.clone(),
+                pending: Vec::new(),
+            }),
+            stderr: Box::new(std::io::stderr()),
+        }));
+    }
+    let mut session = match new_session(settings) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
     println!(
         "Flow {} — :help for help, Ctrl-D to leave",
         env!("CARGO_PKG_VERSION")
     );
-    loop {
-        match editor.readline("flow> ") {
+    let (lines, mut inputs) = tokio::sync::mpsc::unbounded_channel::<Read>();
+    // The editor waits for this before showing the next prompt.
+    let (done, next_prompt) = std::sync::mpsc::channel::<()>();
+    let editor_thread = std::thread::spawn(move || loop {
+        let read = match editor.readline("flow> ") {
             Ok(line) => {
-                let text = strip_continuations(&line);
-                if text.trim().is_empty() {
+                if strip_continuations(&line).trim().is_empty() {
                     continue;
                 }
                 let _ = editor.add_history_entry(line.as_str());
                 if let Some(h) = &history {
                     let _ = editor.save_history(h);
                 }
-                let (next, _) = handle(&mut session, &text);
-                names.borrow_mut().session = session.names();
+                Read::Line(line)
+            }
+            Err(rustyline::error::ReadlineError::Interrupted) => continue,
+            Err(rustyline::error::ReadlineError::Eof) => Read::End(None),
+            Err(e) => Read::End(Some(e.to_string())),
+        };
+        let end = matches!(read, Read::End(_));
+        if lines.send(read).is_err() || end || next_prompt.recv().is_err() {
+            break;
+        }
+    });
+    let mut code = 0;
+    while let Some(read) = session.idle(inputs.recv()) {
+        match read {
+            Read::Line(line) => {
+                let (next, _) = handle(&mut session, &strip_continuations(&line));
+                names.lock().unwrap_or_else(|e| e.into_inner()).session = session.names();
                 if let Next::Quit = next {
                     break;
                 }
+                if done.send(()).is_err() {
+                    break;
+                }
             }
-            Err(rustyline::error::ReadlineError::Interrupted) => continue,
-            Err(rustyline::error::ReadlineError::Eof) => break,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return 1;
+            Read::End(error) => {
+                if let Some(e) = error {
+                    eprintln!("error: {e}");
+                    code = 1;
+                }
+                break;
             }
         }
     }
-    0
+    drop(done);
+    drop(inputs);
+    if editor_thread.join().is_err() {
+        code = 1;
+    }
+    code
 }

@@ -62,6 +62,9 @@ pub struct Settings {
     pub color: bool,
     /// The `http` module's settings (tracing, allowed hosts).
     pub http: crate::stdlib::http::HttpSettings,
+    /// Where a new instance's `io` output goes (default: the process's
+    /// stdout and stderr).
+    pub io: Option<Rc<dyn Fn() -> HostIo>>,
 }
 
 /// A piece of the synthesized program that came from the user: a slice of
@@ -190,6 +193,13 @@ impl Session {
         let mut out: Vec<String> = self.decls.iter().filter_map(|d| d.name.clone()).collect();
         out.extend(self.vars.iter().map(|v| v.name.clone()));
         out
+    }
+
+    /// Runs the session's runtime until `fut` completes: strands started by
+    /// earlier inputs make progress meanwhile (the terminal loop waits for
+    /// the next line this way).
+    pub fn idle<T>(&self, fut: impl Future<Output = T>) -> T {
+        self.local.block_on(&self.runtime, fut)
     }
 
     /// The instance that ran the last input, if any.
@@ -376,7 +386,10 @@ impl Session {
         let vm = match Vm::new(
             Arc::new(program),
             &crate::stdlib::resolve,
-            HostIo::process(),
+            self.settings
+                .io
+                .as_ref()
+                .map_or_else(HostIo::process, |make| make()),
             self.settings.limits,
         ) {
             Ok(vm) => vm,
