@@ -283,7 +283,7 @@ fn run(file: &Path, args: Vec<String>, options: &RunOptions) -> i32 {
     if let Err(e) = config::configure(&vm, &sources) {
         return config_failure(&e);
     }
-    let outcome = runtime::run_main(vm, args);
+    let outcome = runtime::run_main_then_exit(vm, args);
     if let Outcome::Failure(text) = &outcome {
         eprint!("{text}");
     }

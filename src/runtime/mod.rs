@@ -68,6 +68,17 @@ pub fn instantiate(
 
 /// Runs the module initialiser and then `main` with the command-line arguments.
 pub fn run_main(vm: Rc<Vm>, args: Vec<String>) -> Outcome {
+    run_main_with(vm, args, false)
+}
+
+/// [`run_main`] for a process that exits right after (`flow run`): the data
+/// `main` and the module variables hold is not freed.
+pub fn run_main_then_exit(vm: Rc<Vm>, args: Vec<String>) -> Outcome {
+    std::mem::forget(vm.clone());
+    run_main_with(vm, args, true)
+}
+
+fn run_main_with(vm: Rc<Vm>, args: Vec<String>, leak: bool) -> Outcome {
     let rt = match runtime() {
         Ok(rt) => rt,
         Err(e) => return Outcome::Failure(e),
@@ -87,7 +98,13 @@ pub fn run_main(vm: Rc<Vm>, args: Vec<String>) -> Outcome {
         } else {
             Vec::new()
         };
-        match drive(Strand::new(vm.clone(), main, argv)).await {
+        let strand = Strand::new(vm.clone(), main, argv);
+        let result = if leak {
+            crate::vm::drive_and_leak(strand).await
+        } else {
+            drive(strand).await
+        };
+        match result {
             Ok(Value::Error(e)) => {
                 Outcome::Failure(describe_failure(&Value::Error(e), &program.types))
             }
