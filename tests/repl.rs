@@ -7,9 +7,12 @@ use std::process::{Command, Stdio};
 
 /// A scratch directory under `target/` for files a test needs.
 fn scratch(name: &str) -> PathBuf {
+    // Tests run in parallel: every directory is distinct.
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("target/tmp-repl-tests")
-        .join(format!("{name}-{}", std::process::id()));
+        .join(format!("{name}-{}-{n}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("create the scratch directory");
     dir

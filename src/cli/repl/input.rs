@@ -16,8 +16,10 @@ pub fn strip_continuations(text: &str) -> String {
 
 /// Whether the parser could still complete `text`, so the REPL should read
 /// another line: brackets are open, a template or comment is unterminated,
-/// or the input ends with a token that needs a right-hand side (`=`, `+`,
-/// `,`, `->`, ...). A blank last line always submits; so does a command.
+/// the input ends with a token that needs a right-hand side (`=`, `+`,
+/// `,`, `->`, ...), or the parser stops only at the end of the text (e.g.
+/// `if x { y(); } else`). A blank last line always submits; so does a
+/// command.
 pub fn needs_more(text: &str) -> bool {
     let trimmed = text.trim();
     if trimmed.is_empty() || trimmed.starts_with(':') {
@@ -51,7 +53,42 @@ pub fn needs_more(text: &str) -> bool {
     if depth > 0 {
         return true;
     }
+    if parser_wants_more(text) {
+        return true;
+    }
     toks.last().is_some_and(|(_, t, _)| wants_operand(t))
+}
+
+/// Whether the real parser, reading the input as declarations, as one
+/// expression or as statements, fails only because the text ended (and no
+/// reading succeeds).
+fn parser_wants_more(text: &str) -> bool {
+    // Only "unexpected end of file" errors, and none that merely wants the
+    // `}` closing the wrapper function below.
+    let ends_early = |diags: &[crate::diagnostics::Diagnostic]| {
+        !diags.is_empty()
+            && diags.iter().all(|d| {
+                d.message.starts_with("unexpected end of file")
+                    && !d
+                        .help
+                        .as_deref()
+                        .is_some_and(|h| h.contains("matching `}`"))
+            })
+    };
+    let (_, as_items) = parse_module(text, FileId(0));
+    if as_items.is_empty() {
+        return false;
+    }
+    let (_, as_expr) = parse_expr(text, 0, FileId(0));
+    if as_expr.is_empty() {
+        return false;
+    }
+    let (_, as_statements) = parse_module(&format!("function __input() {{\n{text}\n}}"), FileId(0));
+    if as_statements.is_empty() {
+        return false;
+    }
+    let (_, open_body) = parse_module(&format!("function __input() {{\n{text}\n"), FileId(0));
+    ends_early(&as_items) || ends_early(&as_expr) || ends_early(&open_body)
 }
 
 /// Tokens after which an input cannot end.
@@ -153,6 +190,13 @@ mod tests {
         assert!(!needs_more("function f() {\n}"));
         assert!(!needs_more(":type 1 +"));
         assert!(!needs_more(""));
+        // The parser decides what brackets and operators cannot.
+        assert!(needs_more("if x { y(); } else"));
+        assert!(needs_more("int x = 5"));
+        assert!(needs_more("return"));
+        assert!(!needs_more("x"));
+        assert!(!needs_more("if x { y(); }"));
+        assert!(!needs_more("))"));
     }
 
     #[test]
