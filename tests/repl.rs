@@ -177,6 +177,20 @@ fn redefining_a_function_replaces_it() {
 }
 
 #[test]
+fn strands_and_anonymous_records_across_inputs() {
+    // The record type of `both` is interned at a different place in each
+    // input's program: the session moves values onto the new type ids.
+    let r = piped(
+        "function slow(int n) returns int { time:sleep(5ms); return n * 2; }\nfuture<int> f = start slow(21);\nwait f\nvar both = wait { a: start slow(1), b: start slow(2) };\nboth\ntype P record { string name; };\nP p = { name: \"x\" };\nerror e = error(\"bad\", code = 3);\nboth.b\np\ne\n",
+    );
+    assert_eq!(
+        r.stdout,
+        "42 : int|error\n{\"a\":2,\"b\":4} : record { int|error a; int|error b; }\n4 : int|error\n{\"name\":\"x\"} : P\nerror(bad) {\"code\":3} : error\n"
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}
+
+#[test]
 fn sleeping_runs_on_the_runtime() {
     let r = piped("time:sleep(5ms);\n\"after\"\n");
     assert_eq!(r.stdout, "\"after\" : string\n");

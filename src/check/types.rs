@@ -229,9 +229,24 @@ impl Types {
         self.intern(TyKind::Record(rid))
     }
 
-    /// The definition of a record.
+    /// The definition of a record (an empty definition for an id from
+    /// another program, which only a host mixing programs could produce).
     pub fn record(&self, r: RecordId) -> &RecordDef {
-        &self.records[r.0 as usize]
+        static UNKNOWN: RecordDef = RecordDef {
+            name: None,
+            fields: Vec::new(),
+        };
+        self.records.get(r.0 as usize).unwrap_or(&UNKNOWN)
+    }
+
+    /// Every record definition, by [`RecordId`].
+    pub fn records(&self) -> &[RecordDef] {
+        &self.records
+    }
+
+    /// Every error type, by [`ErrorId`].
+    pub fn error_defs(&self) -> &[ErrorDef] {
+        &self.errors
     }
 
     /// Mutable access to a record definition (while checking).
@@ -251,7 +266,13 @@ impl Types {
 
     /// An error type's definition.
     pub fn error_def(&self, e: ErrorId) -> &ErrorDef {
-        &self.errors[e.0 as usize]
+        // An id from another program falls back to plain `error` (entry 0).
+        let i = if (e.0 as usize) < self.errors.len() {
+            e.0 as usize
+        } else {
+            0
+        };
+        &self.errors[i]
     }
 
     /// Whether error type `sub` is `sup` or refines it.

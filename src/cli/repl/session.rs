@@ -462,12 +462,23 @@ impl Session {
         })
     }
 
-    /// Stores the session's values into a fresh instance's globals.
+    /// Stores the session's values into a fresh instance's globals, with
+    /// their record and error types moved to the new program's ids (an
+    /// input may intern new anonymous types before older ones).
     fn restore_values(&self, vm: &Vm) {
         let mut globals = vm.globals.borrow_mut();
+        let mut rebase = self.vm.as_ref().map(|old| Rebase {
+            old: &old.program.types,
+            new: &vm.program.types,
+            done: HashMap::new(),
+            visiting: Vec::new(),
+        });
         for (i, g) in vm.program.globals.iter().enumerate() {
             if let (Some(v), Some(slot)) = (self.values.get(&*g.name), globals.get_mut(i)) {
-                *slot = v.clone();
+                *slot = match &mut rebase {
+                    Some(r) => r.value(v),
+                    None => v.clone(),
+                };
             }
         }
     }
@@ -634,6 +645,110 @@ impl Session {
             segments,
             body_range: (body_start, body_end),
         }
+    }
+}
+
+/// Moves values made by one program onto another program's type ids:
+/// records by name (or, for anonymous records, by field names) and error
+/// types by name. Arrays and maps are updated in place (aliasing is kept);
+/// records and errors whose ids change are rebuilt.
+struct Rebase<'a> {
+    old: &'a crate::check::types::Types,
+    new: &'a crate::check::types::Types,
+    /// Results by the address of the container already visited.
+    done: HashMap<usize, Value>,
+    /// Records being rebuilt (a record reachable from itself stays as is).
+    visiting: Vec<usize>,
+}
+
+impl Rebase<'_> {
+    fn value(&mut self, v: &Value) -> Value {
+        match v {
+            Value::Record(r) => self.record(v, r),
+            Value::Array(a) => {
+                let key = Rc::as_ptr(a) as usize;
+                if self.done.insert(key, v.clone()).is_some() {
+                    return v.clone();
+                }
+                let items: Vec<Value> = a.borrow().clone();
+                let items: Vec<Value> = items.iter().map(|x| self.value(x)).collect();
+                *a.borrow_mut() = items;
+                v.clone()
+            }
+            Value::Map(m) => {
+                let key = Rc::as_ptr(m) as usize;
+                if self.done.insert(key, v.clone()).is_some() {
+                    return v.clone();
+                }
+                let entries: Vec<Value> = m.borrow().values().cloned().collect();
+                let entries: Vec<Value> = entries.iter().map(|x| self.value(x)).collect();
+                for (slot, new) in m.borrow_mut().values_mut().zip(entries) {
+                    *slot = new;
+                }
+                v.clone()
+            }
+            Value::Error(e) => {
+                let name = &self.old.error_def(e.ty).name;
+                let ty = self
+                    .new
+                    .error_defs()
+                    .iter()
+                    .position(|d| &d.name == name)
+                    .map_or(crate::check::types::ErrorId(0), |i| {
+                        crate::check::types::ErrorId(i as u32)
+                    });
+                let detail_values: Vec<Value> = e.detail.values().cloned().collect();
+                let detail_values: Vec<Value> =
+                    detail_values.iter().map(|x| self.value(x)).collect();
+                let mut detail = e.detail.clone();
+                for (slot, new) in detail.values_mut().zip(detail_values) {
+                    *slot = new;
+                }
+                Value::Error(Rc::new(crate::vm::value::ErrorObj {
+                    ty,
+                    message: e.message.clone(),
+                    detail,
+                    cause: e.cause.as_ref().map(|c| self.value(c)),
+                    trace: e.trace.clone(),
+                }))
+            }
+            other => other.clone(),
+        }
+    }
+
+    fn record(&mut self, v: &Value, r: &Rc<crate::vm::value::RecordObj>) -> Value {
+        let key = Rc::as_ptr(r) as usize;
+        if let Some(done) = self.done.get(&key) {
+            return done.clone();
+        }
+        if self.visiting.contains(&key) {
+            return v.clone();
+        }
+        self.visiting.push(key);
+        let def = self.old.record(r.rec);
+        let same_fields = |d: &crate::check::types::RecordDef| {
+            d.name == def.name
+                && d.fields.len() == def.fields.len()
+                && d.fields
+                    .iter()
+                    .zip(&def.fields)
+                    .all(|(a, b)| a.name == b.name)
+        };
+        let rec = self
+            .new
+            .records()
+            .iter()
+            .position(same_fields)
+            .map_or(r.rec, |i| crate::check::types::RecordId(i as u32));
+        let fields: Vec<Value> = r.fields.borrow().clone();
+        let fields: Vec<Value> = fields.iter().map(|x| self.value(x)).collect();
+        let out = Value::Record(Rc::new(crate::vm::value::RecordObj {
+            rec,
+            fields: std::cell::RefCell::new(fields),
+        }));
+        self.visiting.pop();
+        self.done.insert(key, out.clone());
+        out
     }
 }
 
