@@ -253,36 +253,34 @@ fn http_settings(options: &RunOptions) -> HttpSettings {
     }
 }
 
-fn run(file: &Path, args: Vec<String>, options: &RunOptions) -> i32 {
-    let sources = match config_sources(options) {
-        Ok(s) => s,
-        Err(e) => return config_failure(&e),
-    };
-    let program = match build(file) {
-        Ok(p) => p,
-        Err(code) => return code,
-    };
+/// Checks and compiles `file`, loads it into a VM and resolves its
+/// configurables; `needs_main` refuses a file without `main`. On failure
+/// the message is printed and the exit code returned.
+fn load_program(file: &Path, options: &RunOptions, needs_main: bool) -> Result<Rc<Vm>, i32> {
+    let sources = config_sources(options).map_err(|e| config_failure(&e))?;
+    let program = build(file)?;
     let names = program.configurables.iter().map(|c| &*c.name);
-    if let Err(e) = config::check_names(names, &sources) {
-        return config_failure(&e);
-    }
-    if program.main.is_none() {
+    config::check_names(names, &sources).map_err(|e| config_failure(&e))?;
+    if needs_main && program.main.is_none() {
         eprintln!(
             "error: {} has nothing to run: declare `public function main()` or a service",
             file.display()
         );
-        return 2;
+        return Err(2);
     }
-    let vm = match start_vm(program, options) {
+    let vm = start_vm(program, options).map_err(|e| {
+        eprintln!("{e}");
+        1
+    })?;
+    config::configure(&vm, &sources).map_err(|e| config_failure(&e))?;
+    Ok(vm)
+}
+
+fn run(file: &Path, args: Vec<String>, options: &RunOptions) -> i32 {
+    let vm = match load_program(file, options, true) {
         Ok(vm) => vm,
-        Err(e) => {
-            eprintln!("{e}");
-            return 1;
-        }
+        Err(code) => return code,
     };
-    if let Err(e) = config::configure(&vm, &sources) {
-        return config_failure(&e);
-    }
     let outcome = runtime::run_main_then_exit(vm, args);
     if let Outcome::Failure(text) = &outcome {
         eprint!("{text}");
@@ -293,24 +291,10 @@ fn run(file: &Path, args: Vec<String>, options: &RunOptions) -> i32 {
 /// `flow check --endpoints`: runs the initialisers of a checked file and
 /// prints its endpoints.
 fn print_endpoints(file: &Path, options: &RunOptions) -> i32 {
-    let sources = match config_sources(options) {
-        Ok(s) => s,
-        Err(e) => return config_failure(&e),
-    };
-    let program = match build(file) {
-        Ok(p) => p,
+    let vm = match load_program(file, options, false) {
+        Ok(vm) => vm,
         Err(code) => return code,
     };
-    let vm = match start_vm(program, options) {
-        Ok(vm) => vm,
-        Err(e) => {
-            eprintln!("{e}");
-            return 1;
-        }
-    };
-    if let Err(e) = config::configure(&vm, &sources) {
-        return config_failure(&e);
-    }
     if let Outcome::Failure(text) = runtime::run_init(vm.clone()) {
         eprint!("{text}");
         return 1;

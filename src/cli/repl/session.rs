@@ -242,19 +242,7 @@ impl Session {
                 },
                 interrupt,
             ),
-            Input::Items(module) => {
-                let (decls, parts) = self.split_items(&module, &origin);
-                self.run(
-                    decls,
-                    Body {
-                        prefix: "",
-                        parts,
-                        suffix: "",
-                        shows_value: false,
-                    },
-                    interrupt,
-                )
-            }
+            Input::Items(module) => self.run_items(&module, &origin, interrupt),
         }
     }
 
@@ -276,7 +264,17 @@ impl Session {
             let diags: Vec<Diagnostic> = diags.into_iter().map(|d| respan(d, file, 0)).collect();
             return Reply::Problem(render(&diags, &sources, self.settings.color));
         }
-        let (decls, parts) = self.split_items(&module, &origin);
+        self.run_items(&module, &origin, interrupt)
+    }
+
+    /// Adds parsed items' declarations and runs their variable declarations.
+    fn run_items(
+        &mut self,
+        module: &crate::syntax::ast::Module,
+        origin: &Rc<Origin>,
+        interrupt: impl Future<Output = ()>,
+    ) -> Reply {
+        let (decls, parts) = self.split_items(module, origin);
         self.run(
             decls,
             Body {
