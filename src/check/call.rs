@@ -12,6 +12,29 @@ use crate::syntax::ast::{self, Ident, Name, ParamKind};
 use crate::syntax::span::Span;
 
 impl Checker {
+    /// Reports a positional argument after a named one (and checks it).
+    pub(crate) fn positional_after_named(&mut self, a: &ast::Arg) {
+        self.report(
+            Diagnostic::new(
+                Code::Arity,
+                a.value.span,
+                "a positional argument cannot follow a named argument",
+            )
+            .with_help("put positional arguments first"),
+        );
+        let _ = self.expr(&a.value, None);
+    }
+
+    /// Reports a named argument given twice (and checks its value).
+    pub(crate) fn argument_twice(&mut self, id: &ast::Ident, a: &ast::Arg) {
+        self.report(Diagnostic::new(
+            Code::Arity,
+            id.span,
+            format!("argument `{}` is given twice", id.name),
+        ));
+        let _ = self.expr(&a.value, None);
+    }
+
     /// `f(args)`.
     pub(crate) fn call_expr(
         &mut self,
@@ -276,15 +299,7 @@ impl Checker {
                 None => {
                     positional_count += 1;
                     if seen_named {
-                        self.report(
-                            Diagnostic::new(
-                                Code::Arity,
-                                a.value.span,
-                                "a positional argument cannot follow a named argument",
-                            )
-                            .with_help("put positional arguments first"),
-                        );
-                        let _ = self.expr(&a.value, None);
+                        self.positional_after_named(a);
                         continue;
                     }
                     if next_pos < normal.len() {
@@ -309,14 +324,7 @@ impl Checker {
                         .copied()
                         .find(|i| sig.params[*i].name == id.name);
                     match pi {
-                        Some(pi) if slots[pi].is_some() => {
-                            self.report(Diagnostic::new(
-                                Code::Arity,
-                                id.span,
-                                format!("argument `{}` is given twice", id.name),
-                            ));
-                            let _ = self.expr(&a.value, None);
-                        }
+                        Some(pi) if slots[pi].is_some() => self.argument_twice(id, a),
                         Some(pi) => {
                             let pt = sig.params[pi].ty;
                             let v = self.expr(&a.value, Some(pt));

@@ -210,6 +210,27 @@ impl Checker {
         self.diags.push(d);
     }
 
+    /// Records a key of a mapping constructor in `seen`; reports it and
+    /// returns `true` when it was given before.
+    pub fn duplicate_key(
+        &mut self,
+        seen: &mut FxHashMap<Name, Span>,
+        f: &ast::MappingField,
+    ) -> bool {
+        let Some(prev) = seen.insert(f.key.clone(), f.key_span) else {
+            return false;
+        };
+        self.report(
+            Diagnostic::new(
+                Code::DuplicateDefinition,
+                f.key_span,
+                format!("key `{}` is given twice", f.key),
+            )
+            .with_label(prev, "first given here"),
+        );
+        true
+    }
+
     /// Reports an error with a code, position and message.
     pub fn error(&mut self, code: Code, span: Span, msg: impl Into<String>) {
         self.diags.push(Diagnostic::new(code, span, msg));

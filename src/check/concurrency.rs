@@ -237,15 +237,7 @@ impl Checker {
         let mut defs = Vec::with_capacity(fields.len());
         let mut poisoned = false;
         for f in fields {
-            if let Some(prev) = seen.insert(f.key.clone(), f.key_span) {
-                self.report(
-                    Diagnostic::new(
-                        Code::DuplicateDefinition,
-                        f.key_span,
-                        format!("key `{}` is given twice", f.key),
-                    )
-                    .with_label(prev, "first given here"),
-                );
+            if self.duplicate_key(&mut seen, f) {
                 poisoned = true;
             }
             match self.future_operand(&f.value) {

@@ -571,16 +571,7 @@ impl Checker {
         let mut tys = Vec::with_capacity(fs.len());
         let mut poisoned = false;
         for f in fs {
-            if let Some(prev) = seen.insert(f.key.clone(), f.key_span) {
-                self.report(
-                    Diagnostic::new(
-                        Code::DuplicateDefinition,
-                        f.key_span,
-                        format!("key `{}` is given twice", f.key),
-                    )
-                    .with_label(prev, "first given here"),
-                );
-            }
+            self.duplicate_key(&mut seen, f);
             let v = match value_ty {
                 Some(vt) if vt != TyId::NEVER => {
                     let v = self.config_part(&f.value, Some(vt));

@@ -49,21 +49,14 @@ impl Checker {
                     ItemKind::Import(_) | ItemKind::Error => {}
                     ItemKind::Const(d) | ItemKind::Var(d) => {
                         let is_const = matches!(item.kind, ItemKind::Const(_));
-                        let g = GlobalId(self.globals.len() as u32);
-                        let name = self.modules[mi].qualify(&d.name.name);
-                        self.globals.push(tir::Global {
-                            name,
-                            ty: TyId::NEVER,
-                            is_final: d.is_final || is_const,
-                        });
-                        self.ginfo.push(GlobalInfo {
-                            module: mi,
-                            span: d.name.span,
-                            initialised: false,
-                            is_const,
-                            is_configurable: false,
-                        });
-                        self.add_item(mi, &d.name, ItemRef::Global(g), item.public);
+                        let kind = if is_const {
+                            GlobalKind::Const
+                        } else if d.is_final {
+                            GlobalKind::Final
+                        } else {
+                            GlobalKind::Var
+                        };
+                        let g = self.declare_global(mi, &d.name, kind, item.public);
                         decls.globals.push((g, mi, ii));
                     }
                     ItemKind::Type(td) => {
@@ -84,39 +77,12 @@ impl Checker {
                         decls.funcs.push((f, mi, ii));
                     }
                     ItemKind::Configurable(c) => {
-                        let g = GlobalId(self.globals.len() as u32);
-                        let name = self.modules[mi].qualify(&c.name.name);
-                        self.globals.push(tir::Global {
-                            name,
-                            ty: TyId::NEVER,
-                            is_final: true,
-                        });
-                        self.ginfo.push(GlobalInfo {
-                            module: mi,
-                            span: c.name.span,
-                            initialised: false,
-                            is_const: false,
-                            is_configurable: true,
-                        });
-                        self.add_item(mi, &c.name, ItemRef::Global(g), item.public);
+                        let g =
+                            self.declare_global(mi, &c.name, GlobalKind::Configurable, item.public);
                         decls.globals.push((g, mi, ii));
                     }
                     ItemKind::Endpoint(e) => {
-                        let g = GlobalId(self.globals.len() as u32);
-                        let name = self.modules[mi].qualify(&e.name.name);
-                        self.globals.push(tir::Global {
-                            name,
-                            ty: TyId::NEVER,
-                            is_final: true,
-                        });
-                        self.ginfo.push(GlobalInfo {
-                            module: mi,
-                            span: e.name.span,
-                            initialised: false,
-                            is_const: false,
-                            is_configurable: false,
-                        });
-                        self.add_item(mi, &e.name, ItemRef::Global(g), item.public);
+                        let g = self.declare_global(mi, &e.name, GlobalKind::Final, item.public);
                         decls.globals.push((g, mi, ii));
                     }
                     ItemKind::Service(_) => {
@@ -366,6 +332,32 @@ impl Checker {
             body: tir::Block::default(),
             native: Some(nid),
         }
+    }
+
+    /// A module-level variable of module `mi` (its type is set when its
+    /// declaration is checked), registered under its name.
+    fn declare_global(
+        &mut self,
+        mi: usize,
+        name: &Ident,
+        kind: GlobalKind,
+        public: bool,
+    ) -> GlobalId {
+        let g = GlobalId(self.globals.len() as u32);
+        self.globals.push(tir::Global {
+            name: self.modules[mi].qualify(&name.name),
+            ty: TyId::NEVER,
+            is_final: kind != GlobalKind::Var,
+        });
+        self.ginfo.push(GlobalInfo {
+            module: mi,
+            span: name.span,
+            initialised: false,
+            is_const: kind == GlobalKind::Const,
+            is_configurable: kind == GlobalKind::Configurable,
+        });
+        self.add_item(mi, name, ItemRef::Global(g), public);
+        g
     }
 
     /// Pass 4: constants and module variables, in module dependency order,
@@ -773,4 +765,17 @@ impl Checker {
         }
         Some(f)
     }
+}
+
+/// What kind of module-level variable [`Checker::declare_global`] adds.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum GlobalKind {
+    /// `const`.
+    Const,
+    /// `final` (and endpoints).
+    Final,
+    /// `var` or a typed variable.
+    Var,
+    /// `configurable`.
+    Configurable,
 }

@@ -281,31 +281,23 @@ impl Loader<'_> {
     /// and `timeout` statements are lowered to calls of its natives
     /// (`check::resilience`).
     fn load_implicit_time(&mut self) {
-        let key = ModKey::Std("time");
-        if self.by_key.contains_key(&key) {
-            return;
-        }
-        if let Some((sname, text)) = STDLIB.iter().find(|(n, _)| *n == "time") {
-            self.load(
-                key,
-                format!("<stdlib>/{sname}.flow"),
-                text.to_string(),
-                PathBuf::new(),
-                ModKind::Stdlib,
-                (*sname).into(),
-            );
-        }
+        self.load_unbound(STDLIB, "time");
     }
 
     /// Loads an internal module (see [`INTERNAL`]) without binding a name
     /// to it: `start` and `wait` are lowered to calls of the `strand`
     /// natives (`check::concurrency`).
     fn load_internal(&mut self, name: &'static str) {
+        self.load_unbound(INTERNAL, name);
+    }
+
+    /// Loads the module `name` of `table` once, without binding a name to it.
+    fn load_unbound(&mut self, table: &[(&'static str, &'static str)], name: &'static str) {
         let key = ModKey::Std(name);
         if self.by_key.contains_key(&key) {
             return;
         }
-        if let Some((sname, text)) = INTERNAL.iter().find(|(n, _)| *n == name) {
+        if let Some((sname, text)) = table.iter().find(|(n, _)| *n == name) {
             self.load(
                 key,
                 format!("<stdlib>/{sname}.flow"),

@@ -363,15 +363,7 @@ impl Checker {
             match &a.name {
                 None => {
                     if seen_named {
-                        self.report(
-                            Diagnostic::new(
-                                Code::Arity,
-                                a.value.span,
-                                "a positional argument cannot follow a named argument",
-                            )
-                            .with_help("put positional arguments first"),
-                        );
-                        let _ = self.expr(&a.value, None);
+                        self.positional_after_named(a);
                         continue;
                     }
                     positional.push(&a.value);
@@ -398,12 +390,7 @@ impl Checker {
                         }
                     };
                     if slot.is_some() {
-                        self.report(Diagnostic::new(
-                            Code::Arity,
-                            id.span,
-                            format!("argument `{}` is given twice", id.name),
-                        ));
-                        let _ = self.expr(&a.value, None);
+                        self.argument_twice(id, a);
                         continue;
                     }
                     let v = self.expr(&a.value, Some(string_map));

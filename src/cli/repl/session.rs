@@ -782,12 +782,7 @@ fn top_level_decls(s: &Synthesized) -> Vec<Hoisted> {
     }) else {
         return Vec::new();
     };
-    let locate = |at: usize| {
-        s.segments
-            .iter()
-            .find(|(off, seg)| at >= *off && at <= off + (seg.end - seg.start))
-            .map(|(off, seg)| (seg.origin.clone(), seg.start + at - off))
-    };
+    let locate = |at: usize| s.segment_at(at).map(|(seg, pos)| (seg.origin.clone(), pos));
     let mut out = Vec::new();
     for stmt in &body.stmts {
         let StmtKind::VarDecl(d) = &stmt.kind else {
@@ -850,13 +845,18 @@ fn show_value(v: &Value, types: &crate::check::types::Types) -> String {
 }
 
 impl Synthesized {
+    /// The user segment holding an offset of the text, and the offset's
+    /// position in that segment's origin.
+    fn segment_at(&self, at: usize) -> Option<(&Segment, usize)> {
+        self.segments
+            .iter()
+            .find(|(off, seg)| at >= *off && at <= off + (seg.end - seg.start))
+            .map(|(off, seg)| (seg, seg.start + at - off))
+    }
+
     /// The user's position (`<repl:3>:1:5`) of an offset in the text.
     fn origin_location(&self, at: usize) -> Option<String> {
-        let (off, seg) = self
-            .segments
-            .iter()
-            .find(|(off, seg)| at >= *off && at <= off + (seg.end - seg.start))?;
-        let pos = seg.start + at - off;
+        let (seg, pos) = self.segment_at(at)?;
         let before = seg.origin.text.get(..pos)?;
         let line = before.matches('\n').count() + 1;
         let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
@@ -924,11 +924,7 @@ fn remap(
             return span;
         }
         let at = span.start as usize;
-        let Some((off, seg)) = s
-            .segments
-            .iter()
-            .find(|(off, seg)| at >= *off && at <= off + (seg.end - seg.start))
-        else {
+        let Some((seg, start)) = s.segment_at(at) else {
             return span;
         };
         let file = match files.iter().find(|(o, _)| Rc::ptr_eq(o, &seg.origin)) {
@@ -939,7 +935,6 @@ fn remap(
                 f
             }
         };
-        let start = seg.start + at - off;
         let len = span.len().min(seg.origin.text.len().saturating_sub(start));
         Span::new(file, start, start + len)
     };
