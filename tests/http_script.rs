@@ -571,3 +571,42 @@ endpoint spread (loadBalance: algorithm leastPending, failover true, failoverCod
     );
     assert!(out.0.lock().expect("buffer").is_empty());
 }
+
+#[tokio::test]
+async fn allow_net_stops_a_disallowed_endpoint_before_main() {
+    let server = Server::start(|_, _| Reply::ok("pong")).await;
+    let p = port(&server);
+    let program = r#"
+import http;
+import io;
+configurable int port = 0;
+endpoint svc = http:client(`http://127.0.0.1:${port}`);
+public function main() returns error? {
+    string s = check svc->get("/ping");
+    io:println("main got ", s);
+}
+"#;
+    let allowed = format!("127.0.0.1:{p}");
+    let ok = run_script("allow-net-ok", program, &p, &["--allow-net", &allowed]).await;
+    assert_eq!(ok.code, 0, "{}", ok.stderr);
+    assert_eq!(ok.stdout, "main got pong\n");
+    let denied = run_script(
+        "allow-net-denied",
+        program,
+        &p,
+        &["--allow-net", "127.0.0.1:1"],
+    )
+    .await;
+    assert_eq!(denied.code, 1);
+    assert_eq!(denied.stdout, "", "main must not run");
+    assert!(
+        denied.stderr.contains("endpoint `svc`") && denied.stderr.contains("is not allowed"),
+        "{}",
+        denied.stderr
+    );
+    assert_eq!(
+        server.seen().len(),
+        1,
+        "only the allowed run reached the server"
+    );
+}
