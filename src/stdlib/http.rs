@@ -387,6 +387,7 @@ fn endpoint_config(types: &Types, url: &str, cfg: &Value) -> Result<EndpointConf
             }
         }
     }
+    out.max_response_bytes = c.count("maxResponseBytes", out.max_response_bytes, 1)?;
     if let Some(h) = c.sub("hedge", "hedge") {
         let d = HedgeConfig::default();
         out.hedge = Some(HedgeConfig {

@@ -356,6 +356,7 @@ impl Inner {
             url,
             headers,
             body,
+            max_response_bytes: self.config.max_response_bytes,
         })
     }
 
@@ -539,6 +540,7 @@ impl Inner {
             Ok(Err(TransportError::Timeout)) => Err(ErrorKind::Timeout {
                 limit: TimeLimit::Attempt(timeout),
             }),
+            Ok(Err(TransportError::TooLarge { limit })) => Err(ErrorKind::TooLarge { limit }),
             Err(t) => Err(ErrorKind::Timeout { limit: t.limit }),
         };
         let elapsed = guard.start.elapsed();
@@ -564,7 +566,8 @@ impl Inner {
             .map_or(&[][..], |p| &p.status_codes[..]);
         match result {
             Ok(r) if codes.contains(&r.status) => Verdict::Failure(FailureKind::Status(r.status)),
-            Ok(_) => Verdict::Success,
+            // The upstream answered; the body is only too long for us.
+            Ok(_) | Err(ErrorKind::TooLarge { .. }) => Verdict::Success,
             Err(ErrorKind::Timeout { .. }) => Verdict::Failure(FailureKind::Timeout),
             Err(_) => Verdict::Failure(FailureKind::Connection),
         }

@@ -18,6 +18,9 @@ use std::time::Duration;
 
 /// The default per-attempt `timeout` (30 s).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// The default `maxResponseBytes` (10 MiB): a longer response body fails
+/// the attempt with `http:PayloadError` instead of filling memory.
+pub const DEFAULT_MAX_RESPONSE_BYTES: u32 = 10 << 20;
 /// The default `retry.statusCodes`.
 pub const DEFAULT_RETRY_STATUS_CODES: [u16; 3] = [502, 503, 504];
 /// The default `circuitBreaker.statusCodes`.
@@ -63,6 +66,9 @@ pub struct EndpointConfig {
     pub headers: Vec<(String, String)>,
     /// Hedged requests (§9.5); none by default.
     pub hedge: Option<HedgeConfig>,
+    /// The largest response body read (`maxResponseBytes`, a Flow
+    /// extension; default [`DEFAULT_MAX_RESPONSE_BYTES`]).
+    pub max_response_bytes: u32,
 }
 
 impl EndpointConfig {
@@ -78,6 +84,7 @@ impl EndpointConfig {
             rate_limit: None,
             headers: Vec::new(),
             hedge: None,
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
         }
     }
 
@@ -119,6 +126,9 @@ impl EndpointConfig {
             }
         }
         validate_headers("headers", &self.headers)?;
+        if self.max_response_bytes == 0 {
+            return Err(ConfigError::new("maxResponseBytes", "must be at least 1"));
+        }
         if let Some(hedge) = &self.hedge {
             if hedge.max_attempts == 0 {
                 return Err(ConfigError::new("hedge.maxAttempts", "must be at least 1"));

@@ -63,6 +63,12 @@ pub enum ErrorKind {
         /// Each target tried, by name, with its error, in the order tried.
         errors: Vec<(String, CallError)>,
     },
+    /// The response body was longer than `maxResponseBytes`
+    /// (`http:PayloadError`); the rest of it was not read.
+    TooLarge {
+        /// The limit in bytes.
+        limit: u32,
+    },
     /// The request itself is malformed (a header name with a space, a
     /// control character in a header value): a plain `http:Error`, none of
     /// the subtypes. Nothing was sent.
@@ -84,6 +90,7 @@ impl ErrorKind {
             ErrorKind::BulkheadFull { .. } => "http:BulkheadFullError",
             ErrorKind::RateLimited { .. } => "http:RateLimitedError",
             ErrorKind::AllTargetsFailed { .. } => "http:AllTargetsFailedError",
+            ErrorKind::TooLarge { .. } => "http:PayloadError",
             ErrorKind::InvalidRequest { .. } => "http:Error",
         }
     }
@@ -163,6 +170,10 @@ impl fmt::Display for ErrorKind {
                 }
                 Ok(())
             }
+            ErrorKind::TooLarge { limit } => write!(
+                f,
+                "the response body is larger than {limit} bytes (maxResponseBytes)"
+            ),
             ErrorKind::InvalidRequest { message } => write!(f, "invalid request: {message}"),
         }
     }

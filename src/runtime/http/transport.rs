@@ -20,6 +20,9 @@ pub struct Outgoing {
     pub headers: Vec<(String, String)>,
     /// The body bytes, if any.
     pub body: Option<Vec<u8>>,
+    /// The longest response body to read; a longer one fails the send with
+    /// [`TransportError::TooLarge`].
+    pub max_response_bytes: u32,
 }
 
 /// Why a send failed below HTTP.
@@ -33,6 +36,13 @@ pub enum TransportError {
     /// usually fires first).
     #[error("timed out")]
     Timeout,
+    /// The response body is longer than [`Outgoing::max_response_bytes`];
+    /// the rest was not read.
+    #[error("the response body is larger than {limit} bytes (maxResponseBytes)")]
+    TooLarge {
+        /// The limit.
+        limit: u32,
+    },
 }
 
 /// The future of one send.
@@ -99,8 +109,9 @@ impl Transport for ReqwestTransport {
         if let Some(body) = request.body {
             builder = builder.body(body);
         }
+        let limit = request.max_response_bytes;
         Box::pin(async move {
-            let response = builder.send().await.map_err(classify)?;
+            let mut response = builder.send().await.map_err(classify)?;
             let status = response.status().as_u16();
             let headers: Vec<(String, String)> = response
                 .headers()
@@ -116,11 +127,24 @@ impl Transport for ReqwestTransport {
                 .iter()
                 .find(|(n, _)| n == "content-type")
                 .map(|(_, v)| v.clone());
-            let body = response.bytes().await.map_err(classify)?;
+            let too_large = || TransportError::TooLarge { limit };
+            if response
+                .content_length()
+                .is_some_and(|n| n > u64::from(limit))
+            {
+                return Err(too_large());
+            }
+            let mut body = Vec::new();
+            while let Some(chunk) = response.chunk().await.map_err(classify)? {
+                if body.len() + chunk.len() > limit as usize {
+                    return Err(too_large());
+                }
+                body.extend_from_slice(&chunk);
+            }
             Ok(Response {
                 status,
                 headers,
-                body: body.into(),
+                body,
                 content_type,
             })
         })
