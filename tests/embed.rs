@@ -329,31 +329,45 @@ endpoint api = http:client("http://example.com:8080/api");
 public function ping() returns string { return "ready"; }
 "#;
 
+/// The same endpoint with a URL computed at run time.
+const NET_COMPUTED: &str = r#"
+import http;
+string host = "example.com";
+endpoint api = http:client(`http://${host}:8080/api`);
+public function ping() returns string { return "ready"; }
+"#;
+
 #[tokio::test]
 async fn network_is_denied_unless_allowed() {
-    let program = compile(&Engine::builder().build(), NET);
-    match program.call("ping", ()).await {
-        Err(CallError::Init { message }) => assert!(message.contains("not allowed"), "{message}"),
-        other => panic!("{other:?}"),
-    }
-    let program = compile(&Engine::builder().allow_net(["127.0.0.1"]).build(), NET);
-    assert!(matches!(
-        program.call("ping", ()).await,
-        Err(CallError::Init { .. })
-    ));
-    let program = compile(
-        &Engine::builder().allow_net(["example.com:9090"]).build(),
-        NET,
-    );
-    match program.call("ping", ()).await {
-        Err(CallError::Init { message }) => assert!(message.contains("not allowed"), "{message}"),
-        other => panic!("{other:?}"),
+    let denying = [
+        Engine::builder().build(),
+        Engine::builder().allow_net(["127.0.0.1"]).build(),
+        Engine::builder().allow_net(["example.com:9090"]).build(),
+    ];
+    for engine in &denying {
+        // A literal URL is refused when compiling, with its position.
+        let err = engine.compile_str("net.flow", NET).expect_err("denied");
+        let positions = err.positions();
+        assert_eq!(
+            positions,
+            ["net.flow:3:28: flow::endpoint-config: endpoint `api`: host 'example.com:8080' is not allowed"],
+        );
+        // A computed one before the first call.
+        let program = compile(engine, NET_COMPUTED);
+        match program.call("ping", ()).await {
+            Err(CallError::Init { message }) => {
+                assert!(message.contains("not allowed"), "{message}")
+            }
+            other => panic!("{other:?}"),
+        }
     }
     for allowed in ["example.com", "example.com:8080", "*"] {
-        let program = compile(&Engine::builder().allow_net([allowed]).build(), NET);
-        assert_eq!(
-            program.call("ping", ()).await.expect("ping"),
-            json!("ready")
-        );
+        for text in [NET, NET_COMPUTED] {
+            let program = compile(&Engine::builder().allow_net([allowed]).build(), text);
+            assert_eq!(
+                program.call("ping", ()).await.expect("ping"),
+                json!("ready")
+            );
+        }
     }
 }

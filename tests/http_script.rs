@@ -610,3 +610,48 @@ public function main() returns error? {
         "only the allowed run reached the server"
     );
 }
+
+#[tokio::test]
+async fn allow_net_refuses_a_literal_url_before_anything_runs() {
+    let program = r#"
+import http;
+import io;
+configurable int port = 0;
+function announce() returns int {
+    io:println("initialising");
+    return 1;
+}
+int ready = announce();
+endpoint svc = http:client("http://127.0.0.1:9/api");
+public function main() {
+    io:println("main ran");
+}
+"#;
+    let denied = run_script(
+        "allow-net-literal",
+        program,
+        "0",
+        &["--allow-net", "127.0.0.1:1"],
+    )
+    .await;
+    assert_eq!(denied.code, 1, "{}", denied.stderr);
+    assert_eq!(denied.stdout, "", "nothing may run");
+    assert!(
+        denied.stderr.contains("flow::endpoint-config")
+            && denied.stderr.contains("main.flow:10:28")
+            && denied
+                .stderr
+                .contains("endpoint `svc`: host '127.0.0.1:9' is not allowed"),
+        "{}",
+        denied.stderr
+    );
+    let allowed = run_script(
+        "allow-net-literal-ok",
+        program,
+        "0",
+        &["--allow-net", "127.0.0.1:9"],
+    )
+    .await;
+    assert_eq!(allowed.code, 0, "{}", allowed.stderr);
+    assert_eq!(allowed.stdout, "initialising\nmain ran\n");
+}

@@ -169,6 +169,8 @@ pub(crate) struct Checker {
     pub cur_module: usize,
     /// Configurables found by the initialiser pass (§5.4).
     pub configurables: Vec<tir::Configurable>,
+    /// Literal network addresses found so far (§15.2).
+    pub net_literals: Vec<tir::NetLiteral>,
     /// Root-module variables whose value the host supplies (the REPL's
     /// session variables): their initialisers are checked but not run, and
     /// a missing initialiser is allowed.
@@ -199,6 +201,7 @@ impl Checker {
             fns: Vec::new(),
             cur_module: 0,
             configurables: Vec::new(),
+            net_literals: Vec::new(),
             preset: Default::default(),
             config_diag: false,
             remote_names: FxHashMap::default(),

@@ -201,6 +201,7 @@ fn finish_with(loaded: modules::Loaded, options: &CheckOptions) -> CheckResult {
             .collect(),
         record_defaults,
         configurables: c.configurables,
+        net_literals: c.net_literals,
     };
     CheckResult {
         program: Some(program),

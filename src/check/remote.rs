@@ -174,6 +174,15 @@ impl Checker {
             ));
         }
         if &*n.name == "client" {
+            if let Some(ast::ExprKind::Str(url)) = args.first().map(|a| &a.value.kind) {
+                self.net_literals.push(tir::NetLiteral {
+                    target: tir::NetTarget::EndpointUrl {
+                        endpoint: e.name.name.clone(),
+                        url: url.clone(),
+                    },
+                    span: args[0].value.span,
+                });
+            }
             let mut names = Vec::new();
             if let Some(cfg) = args.get(1) {
                 self.configurable_headers(&cfg.value, &mut names);

@@ -57,6 +57,30 @@ pub struct Program {
     pub record_defaults: Vec<Vec<Option<FuncId>>>,
     /// The configurables of all modules, in initialisation order (§5.4).
     pub configurables: Vec<Configurable>,
+    /// Network addresses written as literals (endpoint URLs), which a
+    /// host's sandbox checks before anything runs (§15.2).
+    pub net_literals: Vec<NetLiteral>,
+}
+
+/// A network address written literally in the program (§15.2).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NetLiteral {
+    /// The address.
+    pub target: NetTarget,
+    /// Where it is written.
+    pub span: Span,
+}
+
+/// What a [`NetLiteral`] addresses.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NetTarget {
+    /// The URL of `endpoint NAME = http:client("URL", ...)`.
+    EndpointUrl {
+        /// The endpoint's name.
+        endpoint: Name,
+        /// The URL as written.
+        url: Name,
+    },
 }
 
 /// A `configurable` declaration (§5.4): a `final` module variable whose value

@@ -242,14 +242,18 @@ fn http_settings(options: &RunOptions) -> HttpSettings {
     let trace: Option<Arc<dyn TraceSink>> = options
         .trace
         .then(|| Arc::new(LineSink::stderr(Redactor::default())) as Arc<dyn TraceSink>);
-    let hosts = match &options.allow_net {
-        Some(list) => HostPolicy::only(list.split(',').map(str::trim).filter(|h| !h.is_empty())),
-        None => HostPolicy::any(),
-    };
     HttpSettings {
         trace,
-        hosts,
+        hosts: host_policy(options),
         transport: None,
+    }
+}
+
+/// The hosts `--allow-net` allows (default: all).
+fn host_policy(options: &RunOptions) -> HostPolicy {
+    match &options.allow_net {
+        Some(list) => HostPolicy::only(list.split(',').map(str::trim).filter(|h| !h.is_empty())),
+        None => HostPolicy::any(),
     }
 }
 
@@ -259,6 +263,14 @@ fn http_settings(options: &RunOptions) -> HttpSettings {
 fn load_program(file: &Path, options: &RunOptions, needs_main: bool) -> Result<Rc<Vm>, i32> {
     let sources = config_sources(options).map_err(|e| config_failure(&e))?;
     let program = build(file)?;
+    // A literal address the sandbox refuses stops the run before anything
+    // is initialised, with the run-time failure code (§15.2).
+    let denied =
+        crate::stdlib::http::denied_net_literals(&program.net_literals, &host_policy(options));
+    if !denied.is_empty() {
+        print_diagnostics(&denied, &program.sources);
+        return Err(1);
+    }
     let names = program.configurables.iter().map(|c| &*c.name);
     config::check_names(names, &sources).map_err(|e| config_failure(&e))?;
     if needs_main && program.main.is_none() {

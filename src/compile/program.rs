@@ -76,6 +76,8 @@ pub struct CompiledProgram {
     /// Configurables, resolved by the runtime before the initialiser runs
     /// (`runtime::config`, §5.4).
     pub configurables: Vec<Configurable>,
+    /// Literal network addresses, for the sandbox (§15.2).
+    pub net_literals: Vec<crate::check::tir::NetLiteral>,
     /// The sources (for stack traces).
     pub sources: Arc<SourceMap>,
 }

@@ -39,7 +39,7 @@ use crate::diagnostics::{Code, Diagnostic};
 use crate::runtime::config::{self, ConfigSources};
 use crate::runtime::describe_failure;
 use crate::runtime::http::{HostPolicy, TraceEvent, TraceSink};
-use crate::stdlib::http::HttpSettings;
+use crate::stdlib::http::{denied_net_literals, HttpSettings};
 use crate::syntax::span::{SourceMap, Span};
 use crate::vm::convert::clone_with_type;
 use crate::vm::format::to_display_string;
@@ -181,6 +181,10 @@ impl Engine {
         let missing = self.missing_host_functions(&program);
         if !missing.is_empty() {
             return Err(CompileError::new(missing, sources));
+        }
+        let denied = denied_net_literals(&program.net_literals, &host_policy(&self.settings));
+        if !denied.is_empty() {
+            return Err(CompileError::new(denied, sources));
         }
         let functions = public_functions(&program, text);
         let warnings = warnings.iter().map(|d| d.render(&sources, false)).collect();
@@ -752,14 +756,9 @@ fn instantiate(program: &ProgramInner) -> Result<Rc<Vm>, CallError> {
     let vm = Vm::with_natives(compiled.clone(), &bind, io, limits)
         .map_err(|message| CallError::Init { message })?;
     vm.log_level.set(settings.log_level);
-    let hosts = if settings.hosts.iter().any(|h| h == "*") {
-        HostPolicy::any()
-    } else {
-        HostPolicy::only(settings.hosts.iter().cloned())
-    };
     vm.set_extension(HttpSettings {
         trace: settings.trace.clone(),
-        hosts,
+        hosts: host_policy(settings),
         transport: None,
     });
     let sources = ConfigSources {
@@ -858,4 +857,13 @@ fn convert_args(vm: &Rc<Vm>, sig: &Signature, args: Vec<Json>) -> Result<Vec<Val
         }
     }
     Ok(out)
+}
+
+/// The hosts `allow_net` allows (default: none; `"*"` allows all).
+fn host_policy(settings: &Settings) -> HostPolicy {
+    if settings.hosts.iter().any(|h| h == "*") {
+        HostPolicy::any()
+    } else {
+        HostPolicy::only(settings.hosts.iter().cloned())
+    }
 }

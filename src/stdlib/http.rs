@@ -1083,3 +1083,38 @@ pub fn initialise_and_describe(vm: Rc<Vm>) -> Result<String, String> {
         Err(e) => Err(crate::runtime::describe_failure(&e, &vm.program.types)),
     }
 }
+
+/// The sandbox's compile-time check (§15.2): a diagnostic for each literal
+/// endpoint URL whose host `hosts` does not allow. URLs that do not parse
+/// are left to the run-time check before `main`, which explains them.
+pub fn denied_net_literals(
+    literals: &[crate::check::tir::NetLiteral],
+    hosts: &HostPolicy,
+) -> Vec<crate::diagnostics::Diagnostic> {
+    use crate::check::tir::NetTarget;
+    use crate::diagnostics::{Code, Diagnostic};
+    literals
+        .iter()
+        .filter_map(|lit| {
+            let NetTarget::EndpointUrl { endpoint, url } = &lit.target;
+            let parsed = reqwest::Url::parse(url).ok()?;
+            let host = parsed.host_str()?;
+            let port = parsed.port_or_known_default();
+            if hosts.allows_at(host, port) {
+                return None;
+            }
+            let address = port.map_or_else(|| host.to_string(), |p| format!("{host}:{p}"));
+            Some(
+                Diagnostic::new(
+                    Code::EndpointConfig,
+                    lit.span,
+                    format!("endpoint `{endpoint}`: host '{address}' is not allowed"),
+                )
+                .with_primary("not in the allowed network addresses")
+                .with_help(format!(
+                    "allow it with `--allow-net {address}` (or `allow_net` when embedding)"
+                )),
+            )
+        })
+        .collect()
+}
