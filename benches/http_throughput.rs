@@ -1,14 +1,16 @@
-//! Issue 5 benchmark (not a test): requests per second of a Flow loop of
-//! GETs through an endpoint with retry, circuit breaker and bulkhead,
-//! against a plain Rust reqwest loop, both hitting the same loopback hyper
-//! server (in this process); each client runs as its own process.
+//! Issue 5 benchmark (not a test): requests per second of Flow GETs through
+//! an endpoint with retry, circuit breaker and bulkhead, against plain Rust
+//! reqwest, both hitting the same loopback hyper server (in this process);
+//! each client runs as its own process on a single-threaded tokio runtime
+//! (the Flow VM's model). Measured at concurrency 1 (a sequential loop) and
+//! 64 (64 strands / 64 tokio tasks, each doing N/64 sequential GETs).
 //!
 //!     cargo bench --bench http_throughput            # 20,000 requests
-//!     N=5000 cargo bench --bench http_throughput
+//!     N=5000 CONCURRENCY=64 cargo bench --bench http_throughput
 //!     SERVE_ONLY=1 cargo bench --bench http_throughput   # just the server (profiling)
 //!
-//! Prints one line per client: requests, elapsed time, requests per second,
-//! and the Flow/reqwest ratio (target >= 0.9).
+//! Prints per concurrency: elapsed time and requests per second of each
+//! client, and the Flow/reqwest ratio (target >= 0.9).
 
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
@@ -24,12 +26,17 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(20_000);
+    let levels: Vec<usize> = match std::env::var("CONCURRENCY") {
+        Ok(v) => v.split(',').filter_map(|c| c.trim().parse().ok()).collect(),
+        Err(_) => vec![1, 64],
+    };
     if let Some(port) = std::env::var("REQWEST_CLIENT_PORT")
         .ok()
         .and_then(|p| p.parse().ok())
     {
-        // Child mode: the reqwest loop as its own process, like `flow`.
-        println!("{}", reqwest_loop(port, n).as_micros());
+        // Child mode: the reqwest clients as their own process, like `flow`.
+        let workers = levels.first().copied().unwrap_or(1);
+        println!("{}", reqwest_loop(port, n, workers).as_micros());
         return;
     }
     let port = start_server();
@@ -40,26 +47,28 @@ fn main() {
             std::thread::sleep(Duration::from_secs(3600));
         }
     }
-    // Both clients run as separate processes against the server in this
-    // one, so they pay the same cross-process costs.
-    let rust = reqwest_process(port, n);
-    let flow = flow_loop(port, n);
-    let rps = |d: Duration| n as f64 / d.as_secs_f64();
-    println!("sequential GETs to 127.0.0.1:{port} (concurrency 1), {n} requests");
-    println!(
-        "reqwest loop : {:>8.1} ms  {:>9.0} req/s",
-        rust.as_secs_f64() * 1e3,
-        rps(rust)
-    );
-    println!(
-        "flow endpoint: {:>8.1} ms  {:>9.0} req/s  (retry + breaker + bulkhead)",
-        flow.as_secs_f64() * 1e3,
-        rps(flow)
-    );
-    println!(
-        "flow / reqwest: {:.2} (target >= 0.90)",
-        rps(flow) / rps(rust)
-    );
+    for workers in levels {
+        // Both clients run as separate processes against the server in
+        // this one, so they pay the same cross-process costs.
+        let rust = reqwest_process(port, n, workers);
+        let flow = flow_loop(port, n, workers);
+        let rps = |d: Duration| n as f64 / d.as_secs_f64();
+        println!("GETs to 127.0.0.1:{port}, concurrency {workers}, {n} requests");
+        println!(
+            "reqwest      : {:>8.1} ms  {:>9.0} req/s",
+            rust.as_secs_f64() * 1e3,
+            rps(rust)
+        );
+        println!(
+            "flow endpoint: {:>8.1} ms  {:>9.0} req/s  (retry + breaker + bulkhead)",
+            flow.as_secs_f64() * 1e3,
+            rps(flow)
+        );
+        println!(
+            "flow / reqwest: {:.2} (target >= 0.90)",
+            rps(flow) / rps(rust)
+        );
+    }
 }
 
 /// A hyper HTTP/1.1 server on its own thread answering `pong`.
@@ -96,8 +105,9 @@ fn start_server() -> u16 {
     port
 }
 
-/// `n` sequential GETs with one reqwest client; the elapsed time.
-fn reqwest_loop(port: u16, n: usize) -> Duration {
+/// `n` GETs with one reqwest client, by `workers` tasks each doing its
+/// share sequentially; the elapsed time.
+fn reqwest_loop(port: u16, n: usize, workers: usize) -> Duration {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -106,16 +116,26 @@ fn reqwest_loop(port: u16, n: usize) -> Duration {
         let client = reqwest::Client::new();
         let url = format!("http://127.0.0.1:{port}/ping");
         let started = Instant::now();
-        for _ in 0..n {
-            let body = client
-                .get(&url)
-                .send()
-                .await
-                .expect("GET")
-                .text()
-                .await
-                .expect("body");
-            assert_eq!(body, "pong");
+        let tasks: Vec<_> = (0..workers.max(1))
+            .map(|_| {
+                let (client, url) = (client.clone(), url.clone());
+                tokio::spawn(async move {
+                    for _ in 0..n / workers.max(1) {
+                        let body = client
+                            .get(&url)
+                            .send()
+                            .await
+                            .expect("GET")
+                            .text()
+                            .await
+                            .expect("body");
+                        assert_eq!(body, "pong");
+                    }
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.expect("client task");
         }
         started.elapsed()
     })
@@ -123,11 +143,12 @@ fn reqwest_loop(port: u16, n: usize) -> Duration {
 
 /// The reqwest loop run as a child process (this benchmark binary in child
 /// mode); its own measurement of the loop.
-fn reqwest_process(port: u16, n: usize) -> Duration {
+fn reqwest_process(port: u16, n: usize, workers: usize) -> Duration {
     let exe = std::env::current_exe().expect("the benchmark's own path");
     let out = Command::new(exe)
         .env("REQWEST_CLIENT_PORT", port.to_string())
         .env("N", n.to_string())
+        .env("CONCURRENCY", workers.to_string())
         .output()
         .expect("run the reqwest client");
     let micros: u64 = String::from_utf8_lossy(&out.stdout)
@@ -138,7 +159,7 @@ fn reqwest_process(port: u16, n: usize) -> Duration {
 }
 
 /// The Flow program's own measurement of its loop (start-up excluded).
-fn flow_loop(port: u16, n: usize) -> Duration {
+fn flow_loop(port: u16, n: usize, workers: usize) -> Duration {
     let program = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/benches/programs/http_loop.flow"
@@ -150,6 +171,8 @@ fn flow_loop(port: u16, n: usize) -> Duration {
             &format!("port={port}"),
             "-C",
             &format!("n={n}"),
+            "-C",
+            &format!("workers={workers}"),
             program,
         ])
         .output()
