@@ -67,7 +67,7 @@ pub struct EndpointConfig {
     /// Hedged requests (§9.5); none by default.
     pub hedge: Option<HedgeConfig>,
     /// The largest response body read (`maxResponseBytes`, a Flow
-    /// extension; default [`DEFAULT_MAX_RESPONSE_BYTES`]).
+    /// extension; default 10 MiB).
     pub max_response_bytes: u32,
 }
 
