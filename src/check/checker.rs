@@ -169,6 +169,11 @@ pub(crate) struct Checker {
     pub cur_module: usize,
     /// Configurables found by the initialiser pass (§5.4).
     pub configurables: Vec<tir::Configurable>,
+    /// The checked services (§11).
+    pub services: Vec<tir::Service>,
+    /// The module variable holding each service's listener, in the order
+    /// of `Decls::services`.
+    pub service_listeners: Vec<GlobalId>,
     /// Root-module variables whose value the host supplies (the REPL's
     /// session variables): their initialisers are checked but not run, and
     /// a missing initialiser is allowed.
@@ -199,6 +204,8 @@ impl Checker {
             fns: Vec::new(),
             cur_module: 0,
             configurables: Vec::new(),
+            services: Vec::new(),
+            service_listeners: Vec::new(),
             preset: Default::default(),
             config_diag: false,
             remote_names: FxHashMap::default(),

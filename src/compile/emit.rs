@@ -52,6 +52,7 @@ pub fn compile(program: tir::Program, sources: Arc<SourceMap>) -> CompiledProgra
             .map(|fields| fields.iter().map(|f| f.map(|f| f.0)).collect())
             .collect(),
         configurables: program.configurables,
+        services: program.services,
         types: program.types,
         sources,
     }

@@ -4,7 +4,7 @@
 //! compilation can be run by many VM instances on many threads.
 
 use super::op::Op;
-use crate::check::tir::{Capture, Configurable, NativeDecl};
+use crate::check::tir::{Capture, Configurable, NativeDecl, Service};
 use crate::check::types::Types;
 use crate::syntax::span::{SourceMap, Span};
 use std::sync::Arc;
@@ -76,6 +76,9 @@ pub struct CompiledProgram {
     /// Configurables, resolved by the runtime before the initialiser runs
     /// (`runtime::config`, §5.4).
     pub configurables: Vec<Configurable>,
+    /// The services (§11), served by the runtime after the initialiser
+    /// (`runtime::service`).
+    pub services: Vec<Service>,
     /// The sources (for stack traces).
     pub sources: Arc<SourceMap>,
 }

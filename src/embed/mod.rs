@@ -761,6 +761,7 @@ fn instantiate(program: &ProgramInner) -> Result<Rc<Vm>, CallError> {
         trace: settings.trace.clone(),
         hosts,
         transport: None,
+        server: Default::default(),
     });
     let sources = ConfigSources {
         assignments: settings.config.clone(),
