@@ -105,6 +105,7 @@ fn run_main_with(vm: Rc<Vm>, args: Vec<String>, leak: bool) -> Outcome {
             o = run_main_strand(&vm, args, leak) => o,
             _ = &mut signal => return stop_services(&listeners).await,
         };
+        vm.flush();
         if let Outcome::Failure(_) = main_done {
             return main_done;
         }

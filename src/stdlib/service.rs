@@ -170,10 +170,10 @@ async fn run_request(vm: Rc<Vm>, si: usize, req: Incoming) {
             let text = describe_failure(&panic, &program.types);
             let prefix = format!("error: panic in {} {}: ", resource.method, resource.path);
             vm.write_stderr(&text.replacen("error: ", &prefix, 1));
-            vm.flush();
             Reply::error(500, "internal error")
         }
     };
+    vm.flush();
     let _ = req.reply.send(reply);
 }
 
