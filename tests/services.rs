@@ -6,12 +6,13 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// A `flow run` process serving a script.
 struct Served {
     child: Option<Child>,
+    stdout: BufReader<ChildStdout>,
     port: u16,
     dir: PathBuf,
 }
@@ -101,11 +102,9 @@ impl Served {
             cmd.env(k, v);
         }
         let mut child = cmd.spawn().expect("start flow");
-        let stdout = child.stdout.take().expect("stdout");
+        let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
         let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("read the port line");
+        stdout.read_line(&mut line).expect("read the port line");
         let port = line
             .trim()
             .strip_prefix("port=")
@@ -113,6 +112,7 @@ impl Served {
             .unwrap_or_else(|| panic!("expected port=N, got {line:?}"));
         Served {
             child: Some(child),
+            stdout,
             port,
             dir,
         }
@@ -145,6 +145,13 @@ impl Served {
             req.push_str(b);
         }
         Answer::parse(&self.raw(req.as_bytes()))
+    }
+
+    /// The next line the program prints.
+    fn next_line(&mut self) -> String {
+        let mut line = String::new();
+        let _ = self.stdout.read_line(&mut line);
+        line
     }
 
     /// Sends SIGTERM and returns the exit code and stderr.
@@ -498,4 +505,32 @@ fn a_listener_port_outside_allow_net_fails_before_binding() {
         stderr.contains("listening on port 0 is not allowed"),
         "{stderr}"
     );
+}
+
+#[test]
+fn strands_keep_running_after_main_returns_while_a_service_runs() {
+    let script = r#"
+import http;
+import io;
+import time;
+final http:Listener l = http:listener(0, "127.0.0.1");
+service on l {
+    get "/" () returns string {
+        return "hi";
+    }
+}
+function later() {
+    time:sleep(300ms);
+    io:println("the strand finished");
+}
+public function main() {
+    io:println("port=", http:listenerPort(l));
+    _ = start later();
+}
+"#;
+    let mut s = Served::start("strands", script, &[]);
+    assert_eq!(s.next_line().trim(), "the strand finished");
+    assert_eq!(s.request("GET", "/", None).body, "hi");
+    let (code, _) = s.stop();
+    assert_eq!(code, 0);
 }

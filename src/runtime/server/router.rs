@@ -24,6 +24,9 @@ pub struct Router {
     routes: Vec<Route>,
 }
 
+/// The values of a route's `{name}` segments.
+type Bindings = Vec<(String, String)>;
+
 /// The outcome of [`Router::find`].
 #[derive(Debug, PartialEq, Eq)]
 pub enum Match {
@@ -74,7 +77,8 @@ impl Router {
     /// wins (`/orders/new` before `/orders/{id}`).
     pub fn find(&self, method: &str, path: &str) -> Match {
         let segs: Vec<String> = split(path).map(percent_decode).collect();
-        let mut best: Option<(Vec<bool>, usize, Vec<(String, String)>)> = None;
+        // (literal-segment pattern, route, bindings) of the best match.
+        let mut best: Option<(Vec<bool>, usize, Bindings)> = None;
         let mut allowed = Vec::new();
         for (i, r) in self.routes.iter().enumerate() {
             let Some(params) = bind(&r.segments, &segs) else {
