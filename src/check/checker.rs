@@ -171,6 +171,11 @@ pub(crate) struct Checker {
     pub configurables: Vec<tir::Configurable>,
     /// Literal network addresses found so far (§15.2).
     pub net_literals: Vec<tir::NetLiteral>,
+    /// The checked services (§11).
+    pub services: Vec<tir::Service>,
+    /// The module variable holding each service's listener, in the order
+    /// of `Decls::services`.
+    pub service_listeners: Vec<GlobalId>,
     /// Root-module variables whose value the host supplies (the REPL's
     /// session variables): their initialisers are checked but not run, and
     /// a missing initialiser is allowed.
@@ -202,6 +207,8 @@ impl Checker {
             cur_module: 0,
             configurables: Vec::new(),
             net_literals: Vec::new(),
+            services: Vec::new(),
+            service_listeners: Vec::new(),
             preset: Default::default(),
             config_diag: false,
             remote_names: FxHashMap::default(),

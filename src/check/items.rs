@@ -27,6 +27,8 @@ pub(crate) struct Decls {
     pub globals: Vec<(GlobalId, usize, usize)>,
     /// Tests: module, item index.
     pub tests: Vec<(usize, usize)>,
+    /// Services: module, item index.
+    pub services: Vec<(usize, usize)>,
 }
 
 impl Checker {
@@ -85,13 +87,7 @@ impl Checker {
                         let g = self.declare_global(mi, &e.name, GlobalKind::Final, item.public);
                         decls.globals.push((g, mi, ii));
                     }
-                    ItemKind::Service(_) => {
-                        self.error(
-                            Code::UnknownName,
-                            item.span,
-                            "`service` declarations are not supported yet",
-                        );
-                    }
+                    ItemKind::Service(_) => decls.services.push((mi, ii)),
                     ItemKind::Test(_) => decls.tests.push((mi, ii)),
                 }
             }
@@ -212,7 +208,7 @@ impl Checker {
     }
 
     /// Parameter signatures and the function type (return type unset).
-    fn param_sigs(&mut self, sig: &ast::Signature) -> (Vec<ParamSig>, Option<FnType>) {
+    pub(super) fn param_sigs(&mut self, sig: &ast::Signature) -> (Vec<ParamSig>, Option<FnType>) {
         let mut out = Vec::with_capacity(sig.params.len());
         let mut params = Vec::new();
         let mut rest = None;
@@ -414,6 +410,7 @@ impl Checker {
                 span: item.span,
             });
         }
+        body.extend(self.service_listeners(mods, decls));
         let ctx = self.fns.pop();
         let span = mods
             .last()
@@ -653,7 +650,7 @@ impl Checker {
         tests
     }
 
-    fn function_body(
+    pub(super) fn function_body(
         &mut self,
         sig: &FnSig,
         fd: &ast::FunctionDecl,

@@ -27,6 +27,7 @@ mod remote;
 mod resilience;
 mod resolve_types;
 mod scope;
+mod services;
 mod stmt;
 #[cfg(test)]
 mod tests;
@@ -169,6 +170,7 @@ fn finish_with(loaded: modules::Loaded, options: &CheckOptions) -> CheckResult {
     c.signatures(&mods, &decls);
     let init = c.initialisers(&mods, &decls);
     let tests = c.bodies(&mods, &decls);
+    c.services(&mods, &decls);
     c.check_all_record_defaults();
     let root = mods.len() - 1;
     let main = c.main_fn(root);
@@ -202,6 +204,7 @@ fn finish_with(loaded: modules::Loaded, options: &CheckOptions) -> CheckResult {
         record_defaults,
         configurables: c.configurables,
         net_literals: c.net_literals,
+        services: c.services,
     };
     CheckResult {
         program: Some(program),

@@ -60,6 +60,68 @@ pub struct Program {
     /// Network addresses written as literals (endpoint URLs), which a
     /// host's sandbox checks before anything runs (§15.2).
     pub net_literals: Vec<NetLiteral>,
+    /// The services of all modules (§11), in declaration order.
+    pub services: Vec<Service>,
+}
+
+/// A `service on LISTENER { ... }` declaration (§11).
+///
+/// Protocol with the runtime: the initialiser evaluates the listener
+/// expression into `listener` (an `http:Listener` value); after it ran, the
+/// runtime serves the resources on that listener. Each resource is a
+/// function whose parameters are bound from the request as `params` say.
+#[derive(Debug, Clone)]
+pub struct Service {
+    /// The module variable holding the listener.
+    pub listener: GlobalId,
+    /// The resources, in declaration order.
+    pub resources: Vec<Resource>,
+    /// The declaration's position (`file:line:col` in messages).
+    pub span: Span,
+}
+
+/// One resource of a [`Service`].
+#[derive(Debug, Clone)]
+pub struct Resource {
+    /// `GET`, `POST`, `PUT`, `PATCH` or `DELETE`.
+    pub method: Name,
+    /// The path as written (`/orders/{id}`).
+    pub path: Name,
+    /// The function running the resource.
+    pub func: FuncId,
+    /// How each parameter (in order) is bound.
+    pub params: Vec<ResourceParam>,
+    /// `transactional` was given (recorded for §12; no effect yet).
+    pub transactional: bool,
+}
+
+/// How one resource parameter is bound from a request (§11.1).
+#[derive(Debug, Clone)]
+pub struct ResourceParam {
+    /// The parameter's name (the path segment or query name).
+    pub name: Name,
+    /// Where its value comes from.
+    pub source: ParamSource,
+    /// The declared type.
+    pub ty: TyId,
+    /// It may be absent (it has a default or admits `()`).
+    pub optional: bool,
+    /// It has a default value (the function computes it when the argument is
+    /// absent).
+    pub has_default: bool,
+}
+
+/// Where a resource parameter's value comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParamSource {
+    /// A `{name}` path segment, converted from text.
+    Path,
+    /// A query parameter, converted from text.
+    Query,
+    /// The request body (JSON, then converted to the type).
+    Body,
+    /// The whole request as an `http:Request`.
+    Request,
 }
 
 /// A network address written literally in the program (§15.2).

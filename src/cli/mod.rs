@@ -5,6 +5,7 @@ use crate::compile::{compile, CompiledProgram};
 use crate::diagnostics::Diagnostic;
 use crate::runtime::config::{self, ConfigError, ConfigSources};
 use crate::runtime::http::{HostPolicy, LineSink, Redactor, TraceSink};
+use crate::runtime::server::ServerLimits;
 use crate::runtime::{self, Outcome};
 use crate::stdlib::http::HttpSettings;
 use crate::syntax::span::SourceMap;
@@ -246,6 +247,7 @@ fn http_settings(options: &RunOptions) -> HttpSettings {
         trace,
         hosts: host_policy(options),
         transport: None,
+        server: server_limits(),
     }
 }
 
@@ -255,6 +257,20 @@ fn host_policy(options: &RunOptions) -> HostPolicy {
         Some(list) => HostPolicy::only(list.split(',').map(str::trim).filter(|h| !h.is_empty())),
         None => HostPolicy::any(),
     }
+}
+
+/// The limits of service listeners; `FLOW_MAX_BODY_BYTES` and
+/// `FLOW_HEADER_READ_TIMEOUT_MS` override the defaults (10 MB, 10 s).
+fn server_limits() -> ServerLimits {
+    let mut limits = ServerLimits::default();
+    let env = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<u64>().ok());
+    if let Some(n) = env("FLOW_MAX_BODY_BYTES") {
+        limits.max_body = usize::try_from(n).unwrap_or(usize::MAX);
+    }
+    if let Some(ms) = env("FLOW_HEADER_READ_TIMEOUT_MS") {
+        limits.header_read_timeout = std::time::Duration::from_millis(ms.max(1));
+    }
+    limits
 }
 
 /// Checks and compiles `file`, loads it into a VM and resolves its
@@ -273,7 +289,7 @@ fn load_program(file: &Path, options: &RunOptions, needs_main: bool) -> Result<R
     }
     let names = program.configurables.iter().map(|c| &*c.name);
     config::check_names(names, &sources).map_err(|e| config_failure(&e))?;
-    if needs_main && program.main.is_none() {
+    if needs_main && program.main.is_none() && program.services.is_empty() {
         eprintln!(
             "error: {} has nothing to run: declare `public function main()` or a service",
             file.display()

@@ -53,6 +53,7 @@ pub fn compile(program: tir::Program, sources: Arc<SourceMap>) -> CompiledProgra
             .collect(),
         configurables: program.configurables,
         net_literals: program.net_literals,
+        services: program.services,
         types: program.types,
         sources,
     }

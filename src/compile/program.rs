@@ -4,7 +4,7 @@
 //! compilation can be run by many VM instances on many threads.
 
 use super::op::Op;
-use crate::check::tir::{Capture, Configurable, NativeDecl};
+use crate::check::tir::{Capture, Configurable, NativeDecl, Service};
 use crate::check::types::Types;
 use crate::syntax::span::{SourceMap, Span};
 use std::sync::Arc;
@@ -78,6 +78,9 @@ pub struct CompiledProgram {
     pub configurables: Vec<Configurable>,
     /// Literal network addresses, for the sandbox (§15.2).
     pub net_literals: Vec<crate::check::tir::NetLiteral>,
+    /// The services (§11), served by the runtime after the initialiser
+    /// (`runtime::service`).
+    pub services: Vec<Service>,
     /// The sources (for stack traces).
     pub sources: Arc<SourceMap>,
 }

@@ -760,6 +760,7 @@ fn instantiate(program: &ProgramInner) -> Result<Rc<Vm>, CallError> {
         trace: settings.trace.clone(),
         hosts: host_policy(settings),
         transport: None,
+        server: Default::default(),
     });
     let sources = ConfigSources {
         assignments: settings.config.clone(),

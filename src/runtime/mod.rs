@@ -8,6 +8,7 @@
 pub mod config;
 pub mod http;
 pub mod resilience;
+pub mod server;
 
 use crate::check::types::Types;
 use crate::compile::CompiledProgram;
@@ -89,31 +90,108 @@ fn run_main_with(vm: Rc<Vm>, args: Vec<String>, leak: bool) -> Outcome {
         if let Err(e) = drive(Strand::new(vm.clone(), program.init, Vec::new())).await {
             return Outcome::Failure(describe_failure(&e, &program.types));
         }
-        let Some(main) = program.main else {
-            return Outcome::Success;
+        let listeners = match crate::stdlib::service::start(&vm) {
+            Ok(l) => l,
+            Err(e) => return Outcome::Failure(e),
         };
-        let takes_args = program.functions[main as usize].nparams > 0;
-        let argv = if takes_args {
-            vec![Value::array(args.into_iter().map(Value::str).collect())]
-        } else {
-            Vec::new()
+        if listeners.is_empty() {
+            return run_main_strand(&vm, args, leak).await;
+        }
+        // Services run: a signal stops them (also while `main` runs), and
+        // the process lives until every listener is closed.
+        let signal = shutdown_signal();
+        tokio::pin!(signal);
+        let main_done = tokio::select! {
+            o = run_main_strand(&vm, args, leak) => o,
+            _ = &mut signal => return stop_services(&listeners).await,
         };
-        let strand = Strand::new(vm.clone(), main, argv);
-        let result = if leak {
-            crate::vm::drive_and_leak(strand).await
-        } else {
-            drive(strand).await
-        };
-        match result {
-            Ok(Value::Error(e)) => {
-                Outcome::Failure(describe_failure(&Value::Error(e), &program.types))
-            }
-            Ok(_) => Outcome::Success,
-            Err(panic) => Outcome::Failure(describe_failure(&panic, &program.types)),
+        vm.flush();
+        if let Outcome::Failure(_) = main_done {
+            return main_done;
+        }
+        tokio::select! {
+            _ = all_finished(&listeners) => Outcome::Success,
+            _ = &mut signal => stop_services(&listeners).await,
         }
     });
     vm.flush();
     outcome
+}
+
+/// Runs `main` (if the program has one) with the command-line arguments.
+async fn run_main_strand(vm: &Rc<Vm>, args: Vec<String>, leak: bool) -> Outcome {
+    let program = vm.program.clone();
+    let Some(main) = program.main else {
+        return Outcome::Success;
+    };
+    let takes_args = program.functions[main as usize].nparams > 0;
+    let argv = if takes_args {
+        vec![Value::array(args.into_iter().map(Value::str).collect())]
+    } else {
+        Vec::new()
+    };
+    let strand = Strand::new(vm.clone(), main, argv);
+    let result = if leak {
+        crate::vm::drive_and_leak(strand).await
+    } else {
+        drive(strand).await
+    };
+    match result {
+        Ok(Value::Error(e)) => Outcome::Failure(describe_failure(&Value::Error(e), &program.types)),
+        Ok(_) => Outcome::Success,
+        Err(panic) => Outcome::Failure(describe_failure(&panic, &program.types)),
+    }
+}
+
+/// How long a stopping service waits for requests in flight (§11.3).
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Resolves on SIGINT or SIGTERM. The handlers are installed when this is
+/// called, before the returned future is first polled.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let int = signal(SignalKind::interrupt()).ok();
+        let term = signal(SignalKind::terminate()).ok();
+        async move {
+            let recv = |s: Option<tokio::signal::unix::Signal>| async move {
+                match s {
+                    Some(mut s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                _ = recv(int) => {}
+                _ = recv(term) => {}
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+/// Resolves when every listener is closed and its connections are gone.
+async fn all_finished(listeners: &[Arc<server::BoundListener>]) {
+    for l in listeners {
+        l.finished().await;
+    }
+}
+
+/// Stops accepting on every listener and lets requests in flight finish
+/// (up to [`SHUTDOWN_GRACE`]).
+async fn stop_services(listeners: &[Arc<server::BoundListener>]) -> Outcome {
+    for l in listeners {
+        l.close();
+    }
+    let _ = tokio::time::timeout(SHUTDOWN_GRACE, all_finished(listeners)).await;
+    Outcome::Success
 }
 
 /// Runs only the module initialiser (e.g. to inspect endpoints).

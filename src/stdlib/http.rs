@@ -58,6 +58,8 @@ pub struct HttpSettings {
     /// The transport of every endpoint (default: a reqwest client per
     /// endpoint); for tests.
     pub transport: Option<Arc<dyn Transport>>,
+    /// The limits of service listeners (body size, header read time).
+    pub server: crate::runtime::server::ServerLimits,
 }
 
 /// The object of an `http:Client` value.
@@ -76,7 +78,7 @@ pub(super) fn resolve(member: &str) -> Option<NativeFn> {
         "breakerState" => breaker_state,
         "stats" => stats,
         "remoteCall" => remote_call,
-        _ => return None,
+        _ => return super::service::resolve(member),
     })
 }
 
@@ -122,7 +124,7 @@ fn field(types: &Types, v: &Value, name: &str) -> Value {
 
 /// The error type registered under `name` (plain `error` if the program
 /// does not know it, which cannot happen once `http` is loaded).
-fn error_id(types: &Types, name: &str) -> ErrorId {
+pub(super) fn error_id(types: &Types, name: &str) -> ErrorId {
     match types.stdlib_type(name).map(|t| types.kind(t)) {
         Some(TyKind::Error(e)) => *e,
         _ => ErrorId(0),
@@ -130,7 +132,7 @@ fn error_id(types: &Types, name: &str) -> ErrorId {
 }
 
 /// The record type registered under `name`.
-fn record_id(types: &Types, name: &str) -> Option<RecordId> {
+pub(super) fn record_id(types: &Types, name: &str) -> Option<RecordId> {
     match types.stdlib_type(name).map(|t| types.kind(t)) {
         Some(TyKind::Record(r)) => Some(*r),
         _ => None,
@@ -139,7 +141,11 @@ fn record_id(types: &Types, name: &str) -> Option<RecordId> {
 
 /// A record of the registered type `name` from named field values (fields
 /// not given are `()`).
-fn make_record(types: &Types, name: &str, values: Vec<(&str, Value)>) -> VmResult<Value> {
+pub(super) fn make_record(
+    types: &Types,
+    name: &str,
+    values: Vec<(&str, Value)>,
+) -> VmResult<Value> {
     let rid = record_id(types, name)
         .ok_or_else(|| Panic::msg(format!("internal: the type {name} is not loaded")))?;
     let def = types.record(rid);
@@ -761,7 +767,7 @@ fn payload_error(types: &Types, resp: &Response, message: String) -> Value {
 }
 
 /// A record field's default value, computed by its default function.
-fn record_default(vm: &Rc<Vm>, r: RecordId, f: usize) -> Option<Value> {
+pub(super) fn record_default(vm: &Rc<Vm>, r: RecordId, f: usize) -> Option<Value> {
     let func = *vm.program.record_defaults.get(r.0 as usize)?.get(f)?;
     match Strand::new(vm.clone(), func?, Vec::new()).run() {
         Exit::Return(v) => Some(v),

@@ -6,6 +6,7 @@ pub mod http;
 mod io;
 mod log;
 mod math;
+pub mod service;
 mod strand;
 mod test;
 mod time;

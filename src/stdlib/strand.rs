@@ -88,7 +88,14 @@ fn spawn(vm: &Rc<Vm>, args: &[Value]) -> NativeResult {
     // `spawn_local` panics outside a `LocalSet`; every host of this crate
     // runs strands inside one, but an embedding host might not.
     let spawned = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        tokio::task::spawn_local(drive(strand))
+        tokio::task::spawn_local(async move {
+            let vm = strand.vm().clone();
+            let result = drive(strand).await;
+            // What the strand printed since its last suspension (a service
+            // keeps the process running after `main`, so no exit flush).
+            vm.flush();
+            result
+        })
     }));
     let Ok(handle) = spawned else {
         return ready(Err(Panic::msg(

@@ -393,6 +393,27 @@ impl HostPolicy {
         self.allows_at(host, None)
     }
 
+    /// Whether a listener may bind `port` (§15.2). A listener accepts on
+    /// this machine, so only ports matter: an entry `HOST:PORT` allows
+    /// that port whatever its host; an entry without a port allows every
+    /// port when its host names this machine (`localhost`, `0.0.0.0`,
+    /// `::`, a loopback address). Port 0 (any free port) needs such an
+    /// entry without a port.
+    pub fn allows_listener(&self, port: u16) -> bool {
+        let Some(allowed) = &self.allowed else {
+            return true;
+        };
+        allowed.iter().any(|pattern| match split_port(pattern) {
+            (_, Some(p)) => port != 0 && p == port,
+            (host, None) => {
+                matches!(
+                    host,
+                    "localhost" | "0.0.0.0" | "::" | "[::]" | "::1" | "[::1]"
+                ) || host.starts_with("127.")
+            }
+        })
+    }
+
     /// Whether `host` is allowed on `port`: a pattern with `:PORT`
     /// (`"127.0.0.1:9090"`) allows only that port; `None` matches any.
     pub fn allows_at(&self, host: &str, port: Option<u16>) -> bool {

@@ -1,0 +1,398 @@
+//! The HTTP server behind services (§11), independent of Flow values.
+//!
+//! Design: connection I/O, HTTP/1 parsing, routing, body reading and the
+//! answers that need no Flow code (404, 405, 413, `/.flow/health`) run on
+//! one process-wide multi-threaded tokio runtime ([`io_runtime`], one
+//! worker per core). A request for a resource is handed to the VM thread
+//! as an [`Incoming`] over an unbounded channel; the VM runs it in a strand
+//! and answers through the request's oneshot [`Reply`] channel. So parsing
+//! and I/O use every core while Flow code (single-threaded, `Rc` values)
+//! runs on the one thread of its VM instance.
+//!
+//! A [`BoundListener`] is bound synchronously (so a port that cannot be
+//! bound fails where `http:listener` is called) and served later by
+//! [`serve`]. [`BoundListener::close`] stops accepting and shuts the open
+//! connections down gracefully: a request in flight gets its response,
+//! idle keep-alive connections are closed.
+
+pub mod router;
+
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::{Bytes, Incoming as Body};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use router::{Match, Router};
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot, watch};
+
+/// Limits protecting a listener from large or slow clients.
+#[derive(Debug, Clone, Copy)]
+pub struct ServerLimits {
+    /// The largest request body accepted; larger ones are answered 413.
+    pub max_body: usize,
+    /// How long a client may take to send a request's head (slow-loris
+    /// protection); the connection is closed after it.
+    pub header_read_timeout: Duration,
+}
+
+impl Default for ServerLimits {
+    fn default() -> ServerLimits {
+        ServerLimits {
+            max_body: 10 * 1024 * 1024,
+            header_read_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// A request for a resource, handed to the VM thread.
+#[derive(Debug)]
+pub struct Incoming {
+    /// The resource (its index in the service).
+    pub route: usize,
+    /// The decoded `{name}` path segments.
+    pub params: Vec<(String, String)>,
+    /// The method, upper case.
+    pub method: String,
+    /// The path without the query.
+    pub path: String,
+    /// The decoded query pairs, in order.
+    pub query: Vec<(String, String)>,
+    /// The headers (lower-case names), in order.
+    pub headers: Vec<(String, String)>,
+    /// The whole body.
+    pub body: Bytes,
+    /// Where the answer goes.
+    pub reply: oneshot::Sender<Reply>,
+}
+
+/// An answer to a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    /// The status code.
+    pub status: u16,
+    /// Headers (including `content-type` when there is a body).
+    pub headers: Vec<(String, String)>,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    /// A JSON answer.
+    pub fn json(status: u16, body: &serde_json::Value) -> Reply {
+        Reply {
+            status,
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: body.to_string().into_bytes(),
+        }
+    }
+
+    /// `{"error": message}` with `status`.
+    pub fn error(status: u16, message: &str) -> Reply {
+        Reply::json(status, &serde_json::json!({ "error": message }))
+    }
+}
+
+/// The process-wide runtime serving every listener's connections.
+pub fn io_runtime() -> Result<&'static tokio::runtime::Runtime, String> {
+    static RT: OnceLock<Result<tokio::runtime::Runtime, String>> = OnceLock::new();
+    RT.get_or_init(|| {
+        let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(workers)
+            .thread_name("flow-http")
+            .enable_all()
+            .build()
+            .map_err(|e| format!("cannot start the HTTP server runtime: {e}"))
+    })
+    .as_ref()
+    .map_err(Clone::clone)
+}
+
+/// A bound listening socket, served by at most one service.
+pub struct BoundListener {
+    port: u16,
+    socket: Mutex<Option<std::net::TcpListener>>,
+    /// `true` once closed: the accept loop and connections stop.
+    shutdown: watch::Sender<bool>,
+    /// Running accept loops plus open connections.
+    active: watch::Sender<usize>,
+    served: std::sync::atomic::AtomicBool,
+}
+
+impl BoundListener {
+    /// Binds `host:port` (port 0: a free port chosen by the system).
+    pub fn bind(host: &str, port: u16) -> Result<Arc<BoundListener>, String> {
+        let addr = if host.contains(':') && !host.starts_with('[') {
+            format!("[{host}]:{port}")
+        } else {
+            format!("{host}:{port}")
+        };
+        let socket = std::net::TcpListener::bind(&addr)
+            .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+        let port = socket
+            .local_addr()
+            .map_err(|e| format!("cannot listen on {addr}: {e}"))?
+            .port();
+        socket
+            .set_nonblocking(true)
+            .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+        Ok(Arc::new(BoundListener {
+            port,
+            socket: Mutex::new(Some(socket)),
+            shutdown: watch::channel(false).0,
+            active: watch::channel(0).0,
+            served: std::sync::atomic::AtomicBool::new(false),
+        }))
+    }
+
+    /// The bound port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Whether [`serve`] was called for it.
+    pub fn is_served(&self) -> bool {
+        self.served.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Whether it was closed.
+    pub fn is_closed(&self) -> bool {
+        *self.shutdown.borrow()
+    }
+
+    /// Stops accepting connections and shuts the open ones down gracefully.
+    pub fn close(&self) {
+        self.shutdown.send_replace(true);
+        if let Ok(mut s) = self.socket.lock() {
+            s.take();
+        }
+    }
+
+    /// Resolves once the listener is closed and its connections are gone.
+    pub async fn finished(&self) {
+        let mut closed = self.shutdown.subscribe();
+        let _ = closed.wait_for(|c| *c).await;
+        let mut active = self.active.subscribe();
+        let _ = active.wait_for(|n| *n == 0).await;
+    }
+}
+
+/// Counts one accept loop or connection in [`BoundListener::active`] while
+/// it lives.
+struct ActiveGuard(Arc<BoundListener>);
+
+impl ActiveGuard {
+    fn new(l: &Arc<BoundListener>) -> ActiveGuard {
+        l.active.send_modify(|n| *n += 1);
+        ActiveGuard(l.clone())
+    }
+}
+
+impl Drop for ActiveGuard {
+    fn drop(&mut self) {
+        self.0.active.send_modify(|n| *n = n.saturating_sub(1));
+    }
+}
+
+/// What every connection of one listener shares.
+struct Context {
+    router: Router,
+    limits: ServerLimits,
+    to_vm: mpsc::UnboundedSender<Incoming>,
+}
+
+/// Starts serving `listener` with `router` on the I/O runtime; resource
+/// requests go to `to_vm`.
+pub fn serve(
+    listener: &Arc<BoundListener>,
+    router: Router,
+    limits: ServerLimits,
+    to_vm: mpsc::UnboundedSender<Incoming>,
+) -> Result<(), String> {
+    let rt = io_runtime()?;
+    let socket = listener
+        .socket
+        .lock()
+        .ok()
+        .and_then(|mut s| s.take())
+        .ok_or_else(|| {
+            format!(
+                "the listener on port {} is already in use or closed",
+                listener.port
+            )
+        })?;
+    listener
+        .served
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let guard = ActiveGuard::new(listener);
+    let ctx = Arc::new(Context {
+        router,
+        limits,
+        to_vm,
+    });
+    let l = listener.clone();
+    let _enter = rt.enter();
+    let socket = tokio::net::TcpListener::from_std(socket)
+        .map_err(|e| format!("cannot listen on port {}: {e}", listener.port))?;
+    rt.spawn(accept_loop(socket, l, ctx, guard));
+    Ok(())
+}
+
+/// Resolves when `rx` says the listener is closed.
+async fn stopped(rx: &mut watch::Receiver<bool>) {
+    let _ = rx.wait_for(|c| *c).await;
+}
+
+async fn accept_loop(
+    socket: tokio::net::TcpListener,
+    listener: Arc<BoundListener>,
+    ctx: Arc<Context>,
+    _guard: ActiveGuard,
+) {
+    let mut stop = listener.shutdown.subscribe();
+    loop {
+        let stream = tokio::select! {
+            _ = stopped(&mut stop) => break,
+            r = socket.accept() => match r {
+                Ok((stream, _)) => stream,
+                // Out of file descriptors and the like: try again shortly.
+                Err(_) => {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                }
+            },
+        };
+        let _ = stream.set_nodelay(true);
+        let guard = ActiveGuard::new(&listener);
+        let ctx = ctx.clone();
+        let stop = listener.shutdown.subscribe();
+        tokio::spawn(connection(stream, ctx, stop, guard));
+    }
+}
+
+async fn connection(
+    stream: tokio::net::TcpStream,
+    ctx: Arc<Context>,
+    mut stop: watch::Receiver<bool>,
+    _guard: ActiveGuard,
+) {
+    let limits = ctx.limits;
+    let service = service_fn(move |req| {
+        let ctx = ctx.clone();
+        async move { Ok::<_, Infallible>(handle(req, &ctx).await) }
+    });
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .keep_alive(true);
+    let conn = builder.serve_connection(TokioIo::new(stream), service);
+    tokio::pin!(conn);
+    tokio::select! {
+        _ = conn.as_mut() => {}
+        _ = stopped(&mut stop) => {
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.as_mut().await;
+        }
+    }
+}
+
+/// The path of the built-in health check.
+pub const HEALTH_PATH: &str = "/.flow/health";
+
+async fn handle(req: Request<Body>, ctx: &Context) -> Response<Full<Bytes>> {
+    let reply = answer(req, ctx).await;
+    to_response(reply)
+}
+
+async fn answer(req: Request<Body>, ctx: &Context) -> Reply {
+    let method = req.method().as_str().to_ascii_uppercase();
+    let path = req.uri().path().to_string();
+    let (route, params) = match ctx.router.find(&method, &path) {
+        Match::Found(i, params) => (i, params),
+        Match::NotFound if method == "GET" && path == HEALTH_PATH => {
+            return Reply::json(200, &serde_json::json!({ "status": "up" }));
+        }
+        Match::NotFound => return Reply::error(404, &format!("no resource for {path}")),
+        Match::MethodNotAllowed(allowed) => {
+            let mut r = Reply::error(405, &format!("{method} is not allowed for {path}"));
+            r.headers.push(("allow".into(), allowed.join(", ")));
+            return r;
+        }
+    };
+    let query = req
+        .uri()
+        .query()
+        .map(router::parse_query)
+        .unwrap_or_default();
+    let headers = req
+        .headers()
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    let too_large = || {
+        Reply::error(
+            413,
+            &format!(
+                "the request body is larger than {} bytes",
+                ctx.limits.max_body
+            ),
+        )
+    };
+    let declared = req
+        .headers()
+        .get(hyper::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > ctx.limits.max_body as u64) {
+        return too_large();
+    }
+    let body = match Limited::new(req.into_body(), ctx.limits.max_body)
+        .collect()
+        .await
+    {
+        Ok(b) => b.to_bytes(),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => return too_large(),
+        Err(e) => return Reply::error(400, &format!("cannot read the request body: {e}")),
+    };
+    let (tx, rx) = oneshot::channel();
+    let incoming = Incoming {
+        route,
+        params,
+        method,
+        path,
+        query,
+        headers,
+        body,
+        reply: tx,
+    };
+    if ctx.to_vm.send(incoming).is_err() {
+        return Reply::error(503, "the service is not running");
+    }
+    rx.await
+        .unwrap_or_else(|_| Reply::error(503, "the service stopped before answering"))
+}
+
+fn to_response(reply: Reply) -> Response<Full<Bytes>> {
+    let mut b = Response::builder().status(reply.status);
+    for (k, v) in &reply.headers {
+        b = b.header(k.as_str(), v.as_str());
+    }
+    b.body(Full::new(Bytes::from(reply.body)))
+        .unwrap_or_else(|e| {
+            let mut r = Response::new(Full::new(Bytes::from(
+                serde_json::json!({ "error": format!("invalid response: {e}") }).to_string(),
+            )));
+            *r.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+            r
+        })
+}
