@@ -569,3 +569,61 @@ public function main() {
     let rec = s.flow(&["tx", "recover", "-C", &p, "main.flow"]).await;
     assert_eq!((rec.code, rec.stdout.as_str()), (0, "nothing to recover\n"));
 }
+
+#[tokio::test]
+async fn trace_prints_each_compensation() {
+    let server = Server::start(shop).await;
+    let s = Scratch::new(
+        "trace",
+        &program(
+            r#"
+public function main() returns error? {
+    transaction {
+        compensate inventory->delete("/holds/1");
+        compensate payments->delete("/broken/2");
+        rollback;
+    }
+}
+"#,
+        ),
+    );
+    let r = s
+        .flow(&[
+            "run",
+            "--trace",
+            "-C",
+            &format!("port={}", port(&server)),
+            "main.flow",
+        ])
+        .await;
+    assert_eq!(r.code, 1, "{r:#?}");
+    let key = server.seen()[0]
+        .header("idempotency-key")
+        .unwrap_or_default()
+        .to_string();
+    let id = key.trim_end_matches(":2");
+    let lines: Vec<&str> = r
+        .stderr
+        .lines()
+        .filter(|l| l.contains("compensation"))
+        .collect();
+    assert!(
+        lines.contains(&&*format!(
+            "trace: http payments: DELETE /broken/2 compensation 2 of transaction {id} failed: endpoint `payments`: DELETE /broken/2: status 503 Service Unavailable"
+        )),
+        "{r:#?}"
+    );
+    assert!(
+        lines.contains(&&*format!(
+            "trace: http inventory: DELETE /holds/1 compensation 1 of transaction {id} completed"
+        )),
+        "{r:#?}"
+    );
+    // The heuristic outcome of an explicit rollback fails `main`.
+    assert!(
+        r.stderr.contains(&format!(
+            "error: transaction {id}: 1 compensation did not complete"
+        )),
+        "{r:#?}"
+    );
+}

@@ -1114,6 +1114,11 @@ pub(crate) fn client_named(vm: &Vm, name: &str) -> Option<Client> {
         .map(|c| c.client.clone())
 }
 
+/// Where this instance's trace events go (`--trace`), if anywhere.
+pub(crate) fn trace_sink(vm: &Vm) -> Option<Arc<dyn TraceSink>> {
+    settings(vm).trace
+}
+
 /// A client for `url` with the default configuration and this instance's
 /// settings (allowed hosts, transport, trace).
 pub(crate) fn plain_client(vm: &Vm, url: &str) -> Result<Client, String> {

@@ -14,9 +14,11 @@
 //! compensation's completion after it. [`recover`] finishes what a dead
 //! process left.
 
-use super::http::{call_error_value, client_named, error_value, plain_client, prepare_request};
+use super::http::{
+    call_error_value, client_named, error_value, plain_client, prepare_request, trace_sink,
+};
 use super::{arg, ready};
-use crate::runtime::http::{Client, Request};
+use crate::runtime::http::{Client, Request, TraceEvent};
 use crate::runtime::tx::log::{Record, RecordKind, TxLog, TxState};
 use crate::runtime::tx::StoredCall;
 use crate::vm::interp::Strand;
@@ -349,6 +351,16 @@ async fn run_compensation(
     };
     if let Some(f) = &failed {
         tx.warn(&format!("compensation {n} did not complete: {}", f.error));
+    }
+    if let Some(sink) = trace_sink(vm) {
+        sink.event(&TraceEvent::Compensation {
+            endpoint: call.endpoint.clone(),
+            method: call.request.method.to_string(),
+            path: call.request.path.clone(),
+            tx: tx.id.clone(),
+            n,
+            error: failed.as_ref().map(|f| f.error.clone()),
+        });
     }
     if let Err(e) = tx.write(
         Some(Record {
