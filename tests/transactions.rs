@@ -627,3 +627,71 @@ public function main() returns error? {
         "{r:#?}"
     );
 }
+
+#[tokio::test]
+async fn a_transaction_of_a_running_process_is_left_alone() {
+    let server = Server::start(shop).await;
+    let s = Scratch::new(
+        "live",
+        &program(
+            r#"
+import time;
+
+configurable boolean work = true;
+
+public function main() returns error? {
+    if !work {
+        return;
+    }
+    transaction {
+        Ref hold = check inventory->post("/holds", {});
+        compensate inventory->delete(`/holds/${hold.id}`);
+        time:sleep(60s);
+        check commit;
+    }
+}
+"#,
+        ),
+    );
+    let p = format!("port={}", port(&server));
+    let mut child = command(
+        &s.dir,
+        &["run".into(), "-C".into(), p.clone(), "main.flow".into()],
+    )
+    .stdout(std::process::Stdio::null())
+    .stderr(std::process::Stdio::null())
+    .spawn()
+    .expect("start flow");
+    // Wait for the forward call, then for the compensation's record.
+    let mut waited = 0;
+    while server.count() == 0 && waited < 200 {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        waited += 1;
+    }
+    let mut list = s.flow(&["tx", "list", "main.flow"]).await;
+    while !list.stdout.contains("compensations=0/1") && waited < 200 {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        waited += 1;
+        list = s.flow(&["tx", "list", "main.flow"]).await;
+    }
+    assert!(
+        list.stdout
+            .contains(&format!("  still running in process {}\n", child.id())),
+        "{list:#?}"
+    );
+    // Another run of the script does not compensate it.
+    let r = s
+        .flow(&["run", "-C", &p, "-C", "work=false", "main.flow"])
+        .await;
+    assert_eq!(r.code, 0, "{r:#?}");
+    assert_eq!(requests(&server.seen()), ["POST /holds"]);
+    // Once the process is gone, it does.
+    let _ = child.kill();
+    let _ = child.wait();
+    let r = s
+        .flow(&["run", "-C", &p, "-C", "work=false", "main.flow"])
+        .await;
+    assert_eq!(r.code, 0, "{r:#?}");
+    assert!(r.stderr.contains("recovering transaction"), "{r:#?}");
+    assert_eq!(requests(&server.seen()), ["POST /holds", "DELETE /holds/7"]);
+}

@@ -82,6 +82,10 @@ pub(super) fn list(file: Option<&Path>, tx_log: Option<PathBuf>, all: bool) -> i
                 format!(" script={}", t.script)
             }
         );
+        if t.state.is_unfinished() && crate::runtime::tx::is_alive(&t.owner) {
+            let pid = t.owner.split(':').next().unwrap_or_default();
+            println!("  still running in process {pid}");
+        }
         if matches!(t.state, TxState::Committed | TxState::RolledBack) {
             continue;
         }

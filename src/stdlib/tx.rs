@@ -19,8 +19,8 @@ use super::http::{
 };
 use super::{arg, ready};
 use crate::runtime::http::{Client, Request, TraceEvent};
-use crate::runtime::tx::log::{Record, RecordKind, TxLog, TxState};
-use crate::runtime::tx::StoredCall;
+use crate::runtime::tx::log::{Record, RecordKind, Start, TxLog, TxState};
+use crate::runtime::tx::{is_alive, process_identity, StoredCall};
 use crate::vm::interp::Strand;
 use crate::vm::machine::{NativeFn, NativeResult, Vm};
 use crate::vm::value::{ErrorObj, MapObj, Panic, Str, Value, VmResult};
@@ -48,6 +48,8 @@ pub struct TxSettings {
 struct LogSlot {
     settings: TxSettings,
     log: RefCell<Option<TxLog>>,
+    /// This process ([`process_identity`]).
+    owner: String,
 }
 
 impl LogSlot {
@@ -62,11 +64,13 @@ impl LogSlot {
         vm.set_extension(LogSlot {
             settings,
             log: RefCell::new(None),
+            owner: process_identity(),
         });
         vm.extension::<LogSlot>().unwrap_or_else(|| {
             Rc::new(LogSlot {
                 settings: TxSettings::default(),
                 log: RefCell::new(None),
+                owner: process_identity(),
             })
         })
     }
@@ -171,7 +175,12 @@ fn tx_error(vm: &Vm, ty: &str, message: String, detail: MapObj, cause: Option<Va
 impl Tx {
     /// Writes a record (creating the transaction's row with the first).
     fn write(&self, record: Option<Record<'_>>, state: Option<TxState>) -> Result<(), String> {
-        let start = (!self.logged.get()).then_some((&*self.log.settings.script, self.attempt));
+        let owner = self.log.owner.as_str();
+        let start = (!self.logged.get()).then_some(Start {
+            script: &self.log.settings.script,
+            attempt: self.attempt,
+            owner,
+        });
         if start.is_some()
             && record
                 .as_ref()
@@ -561,7 +570,9 @@ pub async fn recover(vm: &Rc<Vm>, heuristic: bool) -> Result<Vec<Recovered>, Str
     let script = slot.settings.script.clone();
     let pending = slot.with(|log| log.list(Some(&script), &states))?;
     let mut out = Vec::new();
-    for t in pending {
+    // A transaction of a process that is still running is not ours to
+    // finish.
+    for t in pending.into_iter().filter(|t| !is_alive(&t.owner)) {
         let tx = Tx {
             id: t.id.clone(),
             attempt: t.attempt,

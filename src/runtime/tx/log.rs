@@ -97,6 +97,17 @@ impl RecordKind {
     }
 }
 
+/// The row of a transaction's first record.
+#[derive(Debug, Clone, Copy)]
+pub struct Start<'a> {
+    /// The script's identity.
+    pub script: &'a str,
+    /// The retry number.
+    pub attempt: i64,
+    /// The process running it.
+    pub owner: &'a str,
+}
+
 /// One history record to append.
 #[derive(Debug, Clone)]
 pub struct Record<'a> {
@@ -121,6 +132,8 @@ pub struct TxSummary {
     pub state: TxState,
     /// When it started (Unix ms).
     pub started_at: i64,
+    /// The process that ran it.
+    pub owner: String,
     /// Compensations registered.
     pub registered: u32,
     /// Compensations completed.
@@ -161,6 +174,7 @@ CREATE TABLE IF NOT EXISTS tx (
     attempt INTEGER NOT NULL,
     state TEXT NOT NULL,
     role TEXT NOT NULL DEFAULT 'local',
+    owner TEXT NOT NULL DEFAULT '',
     started_at INTEGER NOT NULL,
     updated_at INTEGER NOT NULL
 );
@@ -232,12 +246,12 @@ impl TxLog {
     }
 
     /// Appends `record` to transaction `id` and, when `state` is given,
-    /// sets its state, in one write. `start` (script, attempt) creates the
-    /// transaction's row first (its first record).
+    /// sets its state, in one write. `start` creates the transaction's row
+    /// first (with its first record).
     pub fn write(
         &mut self,
         id: &str,
-        start: Option<(&str, i64)>,
+        start: Option<Start<'_>>,
         record: Option<Record<'_>>,
         state: Option<TxState>,
     ) -> Result<(), LogError> {
@@ -245,10 +259,10 @@ impl TxLog {
         let e = |x| err(&path, x);
         let now = now_ms();
         let t = self.conn.transaction().map_err(e)?;
-        if let Some((script, attempt)) = start {
+        if let Some(st) = start {
             t.execute(
-                "INSERT OR IGNORE INTO tx (id, script, attempt, state, started_at, updated_at) VALUES (?1, ?2, ?3, 'active', ?4, ?4)",
-                params![id, script, attempt, now],
+                "INSERT OR IGNORE INTO tx (id, script, attempt, state, owner, started_at, updated_at) VALUES (?1, ?2, ?3, 'active', ?4, ?5, ?5)",
+                params![id, st.script, st.attempt, st.owner, now],
             )
             .map_err(e)?;
         }
@@ -279,7 +293,7 @@ impl TxLog {
         let mut stmt = self
             .conn
             .prepare(
-                "SELECT id, script, attempt, state, started_at,
+                "SELECT id, script, attempt, state, started_at, owner,
                     (SELECT COUNT(*) FROM tx_record r WHERE r.tx = tx.id AND r.kind = 'compensation'),
                     (SELECT COUNT(DISTINCT n) FROM tx_record r WHERE r.tx = tx.id AND r.kind = 'compensated'),
                     (SELECT COUNT(*) FROM tx_record r WHERE r.tx = tx.id AND r.kind = 'call')
@@ -294,15 +308,16 @@ impl TxLog {
                     r.get::<_, i64>(2)?,
                     r.get::<_, String>(3)?,
                     r.get::<_, i64>(4)?,
-                    r.get::<_, u32>(5)?,
+                    r.get::<_, String>(5)?,
                     r.get::<_, u32>(6)?,
                     r.get::<_, u32>(7)?,
+                    r.get::<_, u32>(8)?,
                 ))
             })
             .map_err(|e| self.err(e))?;
         let mut out = Vec::new();
         for row in rows {
-            let (id, script, attempt, state, started_at, registered, completed, calls) =
+            let (id, script, attempt, state, started_at, owner, registered, completed, calls) =
                 row.map_err(|e| self.err(e))?;
             let Some(state) = TxState::from_name(&state) else {
                 continue;
@@ -316,6 +331,7 @@ impl TxLog {
                 attempt,
                 state,
                 started_at,
+                owner,
                 registered,
                 completed,
                 calls,
@@ -391,7 +407,11 @@ mod tests {
         let c = |n: u32| json!({ "n": n });
         for n in 1..=3 {
             let data = c(n);
-            let start = (n == 1).then_some(("s.flow", 0));
+            let start = (n == 1).then_some(Start {
+                script: "s.flow",
+                attempt: 0,
+                owner: "test",
+            });
             let rec = Record {
                 kind: RecordKind::Compensation,
                 n: Some(n),

@@ -97,6 +97,40 @@ impl StoredCall {
     }
 }
 
+/// This process's identity in the log: its pid and, on Linux, its start
+/// time (so a reused pid is not mistaken for it).
+pub fn process_identity() -> String {
+    let pid = std::process::id();
+    match start_time(pid) {
+        Some(t) => format!("{pid}:{t}"),
+        None => pid.to_string(),
+    }
+}
+
+/// Whether the process `owner` ([`process_identity`]) is still running.
+/// Only known on Linux; elsewhere every other process counts as gone.
+pub fn is_alive(owner: &str) -> bool {
+    if owner == process_identity() {
+        return true;
+    }
+    let mut parts = owner.splitn(2, ':');
+    let Some(Ok(pid)) = parts.next().map(str::parse::<u32>) else {
+        return false;
+    };
+    match (parts.next(), start_time(pid)) {
+        (Some(t), Some(now)) => t == now,
+        _ => false,
+    }
+}
+
+/// Field 22 of `/proc/PID/stat` (clock ticks after boot).
+fn start_time(pid: u32) -> Option<String> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may contain spaces: count after its `)`.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().nth(19).map(str::to_string)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -118,5 +152,17 @@ mod tests {
         };
         assert_eq!(StoredCall::from_json(&text.to_json()).expect("parse"), text);
         assert!(StoredCall::from_json(&json!({"method": "GET"})).is_err());
+    }
+
+    #[test]
+    fn this_process_is_alive_and_a_made_up_one_is_not() {
+        assert!(is_alive(&process_identity()));
+        assert!(!is_alive("4000000000:1"));
+        assert!(!is_alive("garbage"));
+        if cfg!(target_os = "linux") {
+            let me = process_identity();
+            let (pid, _) = me.split_once(':').expect("pid:start");
+            assert!(!is_alive(&format!("{pid}:0")), "a reused pid");
+        }
     }
 }
