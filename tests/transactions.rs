@@ -695,3 +695,41 @@ public function main() returns error? {
     assert!(r.stderr.contains("recovering transaction"), "{r:#?}");
     assert_eq!(requests(&server.seen()), ["POST /holds", "DELETE /holds/7"]);
 }
+
+#[tokio::test]
+async fn a_transaction_cancelled_by_a_timeout_is_compensated() {
+    let server = Server::start(shop).await;
+    let s = Scratch::new(
+        "timeout",
+        &program(
+            r#"
+import time;
+
+public function main() returns error? {
+    timeout (100ms) {
+        transaction {
+            Ref hold = check inventory->post("/holds", {});
+            compensate inventory->delete(`/holds/${hold.id}`);
+            time:sleep(10s);
+            check commit;
+        }
+    } on fail var e {
+        io:println(e.message());
+    }
+    // The compensation runs in the background meanwhile.
+    time:sleep(1s);
+}
+"#,
+        ),
+    );
+    let r = s.run(&server).await;
+    assert_eq!(
+        (r.code, r.stdout.as_str()),
+        (0, "timed out after 100ms\n"),
+        "{r:#?}"
+    );
+    assert_eq!(requests(&server.seen()), ["POST /holds", "DELETE /holds/7"]);
+    // Finished: nothing is left to recover.
+    let list = s.flow(&["tx", "list", "main.flow"]).await;
+    assert_eq!(list.stdout, "no unfinished transactions\n", "{list:#?}");
+}

@@ -428,9 +428,35 @@ fn run(vm: &Rc<Vm>, args: &[Value]) -> NativeResult {
     });
     let strand = Strand::for_closure(vm.clone(), closure.clone(), Vec::new());
     NativeResult::Suspend(Box::pin(async move {
+        let mut guard = CancelGuard(Some(tx.clone()));
         let result = CURRENT.scope(tx.clone(), crate::vm::drive(strand)).await;
+        guard.0 = None;
         tx.finish(result).await
     }))
+}
+
+/// Rolls back a transaction whose body was dropped while running (an
+/// enclosing `timeout` fired, its strand was cancelled): the compensations
+/// run as a task of their own. Outside a `LocalSet` (or when the process
+/// ends first) the transaction stays unfinished in the log and the next
+/// start recovers it.
+struct CancelGuard(Option<Rc<Tx>>);
+
+impl Drop for CancelGuard {
+    fn drop(&mut self) {
+        let Some(tx) = self.0.take() else {
+            return;
+        };
+        if tx.phase.get() != Phase::Active {
+            return;
+        }
+        // `spawn_local` panics outside a `LocalSet` (see `strand:spawn`).
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            tokio::task::spawn_local(async move {
+                tx.roll_back("cancelled").await;
+            })
+        }));
+    }
 }
 
 /// `tx:compensate(c, method, path, body, headers, query)`.
