@@ -48,7 +48,8 @@ struct RunOptions {
     /// Minimum level of `log` output: debug, info, warn or error.
     #[arg(long, value_name = "LEVEL", default_value = "info")]
     log_level: String,
-    /// The transaction log (default: .flow/transactions.db next to the script).
+    /// The transaction log of `run` and `tx recover` (default:
+    /// .flow/transactions.db next to the script).
     #[arg(long, value_name = "PATH")]
     tx_log: Option<PathBuf>,
 }
