@@ -733,3 +733,37 @@ public function main() returns error? {
     let list = s.flow(&["tx", "list", "main.flow"]).await;
     assert_eq!(list.stdout, "no unfinished transactions\n", "{list:#?}");
 }
+
+#[tokio::test]
+async fn a_transaction_started_inside_another_at_run_time_panics() {
+    let server = Server::start(shop).await;
+    let s = Scratch::new(
+        "nested",
+        &program(
+            r#"
+function inner() returns error? {
+    transaction {
+        check commit;
+    }
+}
+
+public function main() returns error? {
+    transaction {
+        compensate inventory->delete("/holds/1");
+        check inner();
+        check commit;
+    }
+}
+"#,
+        ),
+    );
+    let r = s.run(&server).await;
+    assert_eq!(r.code, 1, "{r:#?}");
+    assert!(
+        r.stderr
+            .contains("error: a transaction cannot start inside another transaction"),
+        "{r:#?}"
+    );
+    // The outer transaction was compensated on the way out.
+    assert_eq!(requests(&server.seen()), ["DELETE /holds/1"]);
+}
