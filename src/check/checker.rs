@@ -186,6 +186,13 @@ pub(crate) struct Checker {
     /// The source text (`orders->get`) of each lowered remote call, by the
     /// call's span, for the secondary label of `unhandled-error`.
     pub remote_names: FxHashMap<Span, Name>,
+    /// How many `transaction` statements enclose the code being checked
+    /// (`nested-transaction`, and where `commit`/`rollback`/`compensate`
+    /// may appear).
+    pub tx_depth: u32,
+    /// Inside `retry (...) transaction`: the attempt number and the retry
+    /// count, for the transaction statement being checked.
+    pub tx_retry: Option<(tir::Expr, tir::Expr)>,
 }
 
 impl Checker {
@@ -212,6 +219,8 @@ impl Checker {
             preset: Default::default(),
             config_diag: false,
             remote_names: FxHashMap::default(),
+            tx_depth: 0,
+            tx_retry: None,
         }
     }
 

@@ -32,6 +32,7 @@ mod stmt;
 #[cfg(test)]
 mod tests;
 pub mod tir;
+mod transaction;
 pub mod types;
 
 use crate::diagnostics::Diagnostic;

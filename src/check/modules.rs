@@ -19,13 +19,14 @@ const STDLIB: &[(&str, &str)] = &[
     ("math", include_str!("../../stdlib/math.flow")),
     ("test", include_str!("../../stdlib/test.flow")),
     ("http", include_str!("../../stdlib/http.flow")),
+    ("tx", include_str!("../../stdlib/tx.flow")),
 ];
 
 /// Internal standard-library modules: loaded implicitly, never importable.
 const INTERNAL: &[(&str, &str)] = &[("strand", include_str!("../../stdlib/strand.flow"))];
 
 /// Standard-library modules of the specification that are not implemented yet.
-const STDLIB_LATER: &[&str] = &["tx"];
+const STDLIB_LATER: &[&str] = &[];
 
 /// Whether a module's text may contain a `retry` or `timeout` statement
 /// (a cheap over-approximation: then `time` is loaded implicitly).
@@ -261,6 +262,11 @@ impl Loader<'_> {
         }
         if kind != ModKind::Stdlib && may_use_resilience_statements(&text) {
             self.load_implicit_time();
+        }
+        if kind != ModKind::Stdlib && text.contains("transaction") {
+            // `transaction` statements are lowered to natives of `tx`
+            // (`check::transaction`).
+            self.load_unbound(STDLIB, "tx");
         }
         if kind != ModKind::Stdlib && super::concurrency::may_use_strands(&text) {
             self.load_internal("strand");

@@ -74,6 +74,18 @@ const HTTP_ONLY: [&str; 3] = ["statusCodes", "methods", "budget"];
 
 const JITTER_MODES: &str = "\"none\", \"full\", \"equal\" or \"decorrelated\"";
 
+/// The body of a `timeout` or `transaction` statement as a closure.
+pub(super) struct BodyClosure {
+    /// The closure's function.
+    pub fid: FuncId,
+    /// Its type, `function() returns error?`.
+    pub fn_ty: TyId,
+    /// The failures that leave the body, with their positions.
+    pub failures: Vec<(TyId, Span)>,
+    /// Whether the body always leaves.
+    pub diverges: bool,
+}
+
 /// Values of `$exit` after a `retry` body left through `break`/`continue`.
 const EXIT_BREAK: i64 = 1;
 const EXIT_CONTINUE: i64 = 2;
@@ -90,23 +102,34 @@ impl Checker {
         out: &mut Vec<tir::Stmt>,
     ) -> bool {
         let values = self.retry_args(args, span);
-        let b = match &body.kind {
-            ast::StmtKind::Block(b) => b,
+        // `retry (...) transaction { }` retries the transaction statement
+        // (`check::transaction`), which learns the attempt number and the
+        // count from `tx_retry`.
+        let tx_block;
+        let (b, is_tx) = match &body.kind {
+            ast::StmtKind::Block(b) => (b, false),
             _ => {
-                self.error(
-                    Code::UnknownName,
-                    body.span,
-                    "`retry transaction` is not supported yet",
-                );
-                return false;
+                tx_block = ast::Block {
+                    stmts: vec![body.clone()],
+                    span: body.span,
+                };
+                (&tx_block, true)
             }
         };
         let pause = self.time_native("retryPause", span);
+        let mut stmts = Vec::new();
+        let [count, interval, factor, max_wait, jitter] = values.map(|v| self.stash(v, &mut stmts));
+        let n = self.fx().hidden(TyId::INT, span);
         // The body may run again after assigning: start it without the
         // narrowing of the names it assigns.
         self.forget_names(&assigned_names(b));
         let mut checked = Vec::with_capacity(1);
+        let saved_retry = self.tx_retry.take();
+        if is_tx {
+            self.tx_retry = Some((local(n, TyId::INT, span), count.clone()));
+        }
         let diverges = self.do_stmt(b, on_fail, span, &mut checked);
+        self.tx_retry = saved_retry;
         let Some((pause, ret)) = pause else {
             return diverges;
         };
@@ -122,10 +145,7 @@ impl Checker {
             return diverges;
         };
 
-        let mut stmts = Vec::new();
-        let [count, interval, factor, max_wait, jitter] = values.map(|v| self.stash(v, &mut stmts));
         let state_ty = self.types.array(TyId::DURATION);
-        let n = self.fx().hidden(TyId::INT, span);
         let state = self.fx().hidden(state_ty, span);
         let err = self.fx().hidden(TyId::ERROR, span);
         let exit = self.fx().hidden(TyId::INT, span);
@@ -389,68 +409,15 @@ impl Checker {
         let run = self.time_native("runWithTimeout", span);
         let timeout_ty = self.timeout_error_type(run.map(|(f, _)| f));
 
-        // The body, as a closure checked in a function context of its own
-        // that inherits what decides where its failures go.
-        let outer = self.fx();
-        let has_outer_handler = !outer.handlers.is_empty();
-        let infers = outer.infer_ret.is_some();
-        let mut ctx = FnCtx::new(
-            outer.name.clone(),
-            outer.module,
-            outer.ret,
-            outer.assign_info.clone(),
-            false,
-        );
-        ctx.loops = outer.loops.clone();
-        ctx.is_init = outer.is_init;
-        let collects = on_fail.is_some() || has_outer_handler;
-        if collects {
-            ctx.handlers.push(Handler::default());
-        } else if infers {
-            ctx.infer_ret = Some(Vec::new());
-        }
-        self.fns.push(ctx);
-        let (body_stmts, body_div) = self.stmts(&body.stmts);
-        self.close_scope();
-        let Some(mut ctx) = self.fns.pop() else {
+        let Some(BodyClosure {
+            fid,
+            fn_ty,
+            failures,
+            diverges: body_div,
+        }) = self.body_closure(body, on_fail.is_some(), span, "timeout")
+        else {
             return false;
         };
-        // A reported escape does not make the statement leave (no
-        // follow-up `unreachable-code`).
-        let escapes = self.no_escape(&body_stmts, 0);
-        let body_div = body_div && !escapes;
-        for (o, c) in self.fx().loops.iter_mut().zip(&ctx.loops) {
-            o.has_break |= c.has_break;
-        }
-        let failures = if collects {
-            ctx.handlers.pop().unwrap_or_default().errors
-        } else {
-            Vec::new()
-        };
-        if let (Some(inferred), Some(r)) = (ctx.infer_ret.take(), self.fx().infer_ret.as_mut()) {
-            r.extend(inferred);
-        }
-        // The closure may have assigned enclosing locals.
-        self.forget_names(&assigned_names(body));
-
-        let opt_err = self.types.optional(TyId::ERROR);
-        let fn_ty = self.types.function(FnType {
-            params: Vec::new(),
-            rest: None,
-            ret: opt_err,
-        });
-        let fid = self.new_func_slot();
-        self.funcs[fid.0 as usize] = Some(tir::Function {
-            name: "<timeout>".into(),
-            span,
-            params: Vec::new(),
-            has_rest: false,
-            ret: opt_err,
-            locals: ctx.locals,
-            captures: ctx.captures,
-            body: block(body_stmts),
-            native: None,
-        });
 
         // Where the body's failures and the timeout go.
         let snap = self.snapshot();
@@ -582,10 +549,90 @@ impl Checker {
         diverges
     }
 
+    /// Checks the body of a `timeout` or `transaction` statement (`what`)
+    /// as a closure over the enclosing locals, in a function context of
+    /// its own that inherits what decides where its failures go; returns
+    /// the closure's function, its type (`function() returns error?`),
+    /// the failures that leave the body (when they are collected for an
+    /// `on fail` or an enclosing handler) and whether it always leaves.
+    pub(super) fn body_closure(
+        &mut self,
+        body: &ast::Block,
+        has_on_fail: bool,
+        span: Span,
+        what: &str,
+    ) -> Option<BodyClosure> {
+        let outer = self.fx();
+        let has_outer_handler = !outer.handlers.is_empty();
+        let infers = outer.infer_ret.is_some();
+        let mut ctx = FnCtx::new(
+            outer.name.clone(),
+            outer.module,
+            outer.ret,
+            outer.assign_info.clone(),
+            false,
+        );
+        ctx.loops = outer.loops.clone();
+        ctx.is_init = outer.is_init;
+        let collects = has_on_fail || has_outer_handler;
+        if collects {
+            ctx.handlers.push(Handler::default());
+        } else if infers {
+            ctx.infer_ret = Some(Vec::new());
+        }
+        self.fns.push(ctx);
+        let (body_stmts, body_div) = self.stmts(&body.stmts);
+        self.close_scope();
+        let mut ctx = self.fns.pop()?;
+        // A reported escape does not make the statement leave (no
+        // follow-up `unreachable-code`).
+        let escapes = self.no_escape(&body_stmts, 0, what);
+        let body_div = body_div && !escapes;
+        for (o, c) in self.fx().loops.iter_mut().zip(&ctx.loops) {
+            o.has_break |= c.has_break;
+        }
+        let failures = if collects {
+            ctx.handlers.pop().unwrap_or_default().errors
+        } else {
+            Vec::new()
+        };
+        if let (Some(inferred), Some(r)) = (ctx.infer_ret.take(), self.fx().infer_ret.as_mut()) {
+            r.extend(inferred);
+        }
+        // The closure may have assigned enclosing locals.
+        self.forget_names(&assigned_names(body));
+
+        let opt_err = self.types.optional(TyId::ERROR);
+        let fn_ty = self.types.function(FnType {
+            params: Vec::new(),
+            rest: None,
+            ret: opt_err,
+        });
+        let fid = self.new_func_slot();
+        self.funcs[fid.0 as usize] = Some(tir::Function {
+            name: format!("<{what}>").into(),
+            span,
+            params: Vec::new(),
+            has_rest: false,
+            ret: opt_err,
+            locals: ctx.locals,
+            captures: ctx.captures,
+            body: block(body_stmts),
+            native: None,
+        });
+
+        Some(BodyClosure {
+            fid,
+            fn_ty,
+            failures,
+            diverges: body_div,
+        })
+    }
+
     /// Reports `return`, and `break`/`continue` outside the body's own
     /// loops, in a `timeout` body (`depth`: loops of the body entered);
     /// returns whether there was any.
-    fn no_escape(&mut self, stmts: &[tir::Stmt], depth: u32) -> bool {
+    fn no_escape(&mut self, stmts: &[tir::Stmt], depth: u32, stmt_name: &str) -> bool {
         let mut any = false;
         for s in stmts {
             let what = match &s.kind {
@@ -595,25 +642,25 @@ impl Checker {
                 StmtKind::If {
                     then, otherwise, ..
                 } => {
-                    any |= self.no_escape(&then.stmts, depth);
-                    any |= self.no_escape(&otherwise.stmts, depth);
+                    any |= self.no_escape(&then.stmts, depth, stmt_name);
+                    any |= self.no_escape(&otherwise.stmts, depth, stmt_name);
                     continue;
                 }
                 StmtKind::While { body, .. }
                 | StmtKind::ForRange { body, .. }
                 | StmtKind::ForEach { body, .. } => {
-                    any |= self.no_escape(&body.stmts, depth + 1);
+                    any |= self.no_escape(&body.stmts, depth + 1, stmt_name);
                     continue;
                 }
                 StmtKind::Do { body, handler } => {
-                    any |= self.no_escape(&body.stmts, depth);
+                    any |= self.no_escape(&body.stmts, depth, stmt_name);
                     if let Some((_, h)) = handler {
-                        any |= self.no_escape(&h.stmts, depth);
+                        any |= self.no_escape(&h.stmts, depth, stmt_name);
                     }
                     continue;
                 }
                 StmtKind::Block(b) => {
-                    any |= self.no_escape(&b.stmts, depth);
+                    any |= self.no_escape(&b.stmts, depth, stmt_name);
                     continue;
                 }
                 _ => continue,
@@ -623,7 +670,7 @@ impl Checker {
                 Diagnostic::new(
                     Code::Syntax,
                     s.span,
-                    format!("`{what}` cannot leave a `timeout` body"),
+                    format!("`{what}` cannot leave a `{stmt_name}` body"),
                 )
                 .with_help(if what == "return" {
                     "the body runs as a separate strand that can be cancelled; store the result in a variable and `return` after the `timeout` statement"
@@ -638,7 +685,18 @@ impl Checker {
     /// A non-public native of the `time` module (loaded implicitly for the
     /// resilience statements): its id and return type.
     fn time_native(&mut self, member: &str, span: Span) -> Option<(FuncId, TyId)> {
-        let qname = format!("time:{member}");
+        self.stdlib_native("time", member, span)
+    }
+
+    /// A native of an implicitly loaded standard-library module (public or
+    /// not): its id and return type; reported when missing.
+    pub(super) fn stdlib_native(
+        &mut self,
+        module: &str,
+        member: &str,
+        span: Span,
+    ) -> Option<(FuncId, TyId)> {
+        let qname = format!("{module}:{member}");
         let found = self.sigs.iter().enumerate().find_map(|(i, s)| {
             s.as_ref()
                 .filter(|s| *s.name == *qname && s.native_defaults.is_some())
@@ -673,7 +731,7 @@ impl Checker {
     /// A pure expression with the value of `v`: `v` itself when it is a
     /// literal, else a hidden local initialised by a statement added to
     /// `stmts` (so that the value is computed once, in source order).
-    fn stash(&mut self, v: tir::Expr, stmts: &mut Vec<tir::Stmt>) -> tir::Expr {
+    pub(super) fn stash(&mut self, v: tir::Expr, stmts: &mut Vec<tir::Stmt>) -> tir::Expr {
         if matches!(v.kind, ExprKind::Lit(_)) {
             return v;
         }
@@ -723,31 +781,31 @@ fn redirect_loop_exits(stmts: &mut [tir::Stmt], exit: LocalId) -> bool {
     any
 }
 
-fn expr(kind: ExprKind, ty: TyId, span: Span) -> tir::Expr {
+pub(super) fn expr(kind: ExprKind, ty: TyId, span: Span) -> tir::Expr {
     tir::Expr { kind, ty, span }
 }
 
-fn int(v: i64, span: Span) -> tir::Expr {
+pub(super) fn int(v: i64, span: Span) -> tir::Expr {
     expr(ExprKind::Lit(Literal::Int(v)), TyId::INT, span)
 }
 
-fn local(l: LocalId, ty: TyId, span: Span) -> tir::Expr {
+pub(super) fn local(l: LocalId, ty: TyId, span: Span) -> tir::Expr {
     expr(ExprKind::Local(l), ty, span)
 }
 
-fn stmt(kind: StmtKind, span: Span) -> tir::Stmt {
+pub(super) fn stmt(kind: StmtKind, span: Span) -> tir::Stmt {
     tir::Stmt { kind, span }
 }
 
-fn block(stmts: Vec<tir::Stmt>) -> tir::Block {
+pub(super) fn block(stmts: Vec<tir::Stmt>) -> tir::Block {
     tir::Block { stmts }
 }
 
-fn let_stmt(l: LocalId, init: tir::Expr, span: Span) -> tir::Stmt {
+pub(super) fn let_stmt(l: LocalId, init: tir::Expr, span: Span) -> tir::Stmt {
     stmt(StmtKind::Let { local: l, init }, span)
 }
 
-fn assign(l: LocalId, value: tir::Expr, span: Span) -> tir::Stmt {
+pub(super) fn assign(l: LocalId, value: tir::Expr, span: Span) -> tir::Stmt {
     stmt(
         StmtKind::Assign {
             place: Place::Local(l),

@@ -289,28 +289,15 @@ impl Checker {
                 body,
                 on_fail,
             } => self.timeout_stmt(limit, body, on_fail.as_ref(), span, out),
-            S::Transaction { .. } => {
-                self.error(
-                    Code::UnknownName,
-                    span,
-                    "`transaction` statements are not supported yet",
-                );
-                false
+            S::Transaction { body, on_fail } => {
+                self.transaction_stmt(body, on_fail.as_ref(), span, out)
             }
-            S::Compensate(_) => {
-                self.error(
-                    Code::UnknownName,
-                    span,
-                    "`compensate` statements are not supported yet",
-                );
+            S::Compensate(call) => {
+                self.compensate_stmt(call, span, out);
                 false
             }
             S::Rollback => {
-                self.error(
-                    Code::UnknownName,
-                    span,
-                    "`rollback` statements are not supported yet",
-                );
+                self.rollback_stmt(span, out);
                 false
             }
             S::Error => false,

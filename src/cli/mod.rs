@@ -11,6 +11,7 @@ use crate::stdlib::http::HttpSettings;
 use crate::syntax::span::SourceMap;
 use crate::vm::machine::{HostIo, Limits, Vm};
 mod repl;
+mod tx;
 
 use clap::{Parser, Subcommand};
 use std::io::{IsTerminal, Write};
@@ -48,6 +49,10 @@ struct RunOptions {
     /// Minimum level of `log` output: debug, info, warn or error.
     #[arg(long, value_name = "LEVEL", default_value = "info")]
     log_level: String,
+    /// The transaction log of `run` and `tx recover` (default:
+    /// .flow/transactions.db next to the script).
+    #[arg(long, value_name = "PATH")]
+    tx_log: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -84,6 +89,11 @@ enum Command {
         #[command(flatten)]
         options: RunOptions,
     },
+    /// Shows and finishes transactions of the transaction log (§12.1).
+    Tx {
+        #[command(subcommand)]
+        action: TxAction,
+    },
     /// Starts the interactive REPL.
     Repl {
         #[command(flatten)]
@@ -91,7 +101,32 @@ enum Command {
     },
 }
 
-const SUBCOMMANDS: &[&str] = &["run", "check", "test", "repl", "help"];
+/// `flow tx ...`.
+#[derive(Subcommand, Debug)]
+enum TxAction {
+    /// Lists the transactions of a script that are not finished (all of
+    /// them with --all).
+    List {
+        /// The script (its log is .flow/transactions.db next to it).
+        file: Option<PathBuf>,
+        /// Also lists committed and rolled-back transactions.
+        #[arg(long)]
+        all: bool,
+        /// The transaction log (default: next to the script).
+        #[arg(long, value_name = "PATH")]
+        tx_log: Option<PathBuf>,
+    },
+    /// Runs the outstanding compensations of a script's unfinished
+    /// transactions (also those whose compensations failed before).
+    Recover {
+        /// The script (checked and initialised to find its endpoints).
+        file: PathBuf,
+        #[command(flatten)]
+        options: RunOptions,
+    },
+}
+
+const SUBCOMMANDS: &[&str] = &["run", "check", "test", "tx", "repl", "help"];
 
 /// Runs the command line and returns the process exit code.
 pub fn main() -> i32 {
@@ -132,6 +167,10 @@ pub fn main() -> i32 {
                 .unwrap_or(0)
         }
         Some(Command::Test { path, options }) => test(&path, &options),
+        Some(Command::Tx { action }) => match action {
+            TxAction::List { file, all, tx_log } => tx::list(file.as_deref(), tx_log, all),
+            TxAction::Recover { file, options } => tx::recover(&file, &options),
+        },
         Some(Command::Repl { options }) => start_repl(&options),
         None => start_repl(&RunOptions::default_for_repl()),
     }
@@ -309,6 +348,7 @@ fn run(file: &Path, args: Vec<String>, options: &RunOptions) -> i32 {
         Ok(vm) => vm,
         Err(code) => return code,
     };
+    vm.set_extension(tx::settings(file, options.tx_log.clone()));
     let outcome = runtime::run_main_then_exit(vm, args);
     if let Outcome::Failure(text) = &outcome {
         eprint!("{text}");

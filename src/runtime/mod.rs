@@ -9,6 +9,7 @@ pub mod config;
 pub mod http;
 pub mod resilience;
 pub mod server;
+pub mod tx;
 
 use crate::check::types::Types;
 use crate::compile::CompiledProgram;
@@ -89,6 +90,20 @@ fn run_main_with(vm: Rc<Vm>, args: Vec<String>, leak: bool) -> Outcome {
         let program = vm.program.clone();
         if let Err(e) = drive(Strand::new(vm.clone(), program.init, Vec::new())).await {
             return Outcome::Failure(describe_failure(&e, &program.types));
+        }
+        // Transactions a dead process left unfinished are finished first
+        // (§12.1), when the host asked for a durable log.
+        if vm.extension::<crate::stdlib::tx::TxSettings>().is_some()
+            && crate::stdlib::tx::uses_transactions(&vm)
+        {
+            match crate::stdlib::tx::recover(&vm, false).await {
+                Ok(done) => {
+                    for r in &done {
+                        vm.write_stderr(&crate::stdlib::tx::describe_recovery(r));
+                    }
+                }
+                Err(e) => return Outcome::Failure(format!("error: {e}\n")),
+            }
         }
         let listeners = match crate::stdlib::service::start(&vm) {
             Ok(l) => l,
@@ -192,6 +207,14 @@ async fn stop_services(listeners: &[Arc<server::BoundListener>]) -> Outcome {
     }
     let _ = tokio::time::timeout(SHUTDOWN_GRACE, all_finished(listeners)).await;
     Outcome::Success
+}
+
+/// Runs `fut` to completion on a fresh single-threaded runtime with a
+/// `LocalSet` (for work on an already initialised instance).
+pub fn block_on_local<F: std::future::Future>(fut: F) -> Result<F::Output, String> {
+    let rt = runtime()?;
+    let local = tokio::task::LocalSet::new();
+    Ok(local.block_on(&rt, fut))
 }
 
 /// Runs only the module initialiser (e.g. to inspect endpoints).

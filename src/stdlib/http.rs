@@ -158,7 +158,7 @@ pub(super) fn make_record(
     Ok(Value::record(rid, fields))
 }
 
-fn error_value(types: &Types, ty: &str, message: String, detail: MapObj) -> Value {
+pub(crate) fn error_value(types: &Types, ty: &str, message: String, detail: MapObj) -> Value {
     Value::Error(Rc::new(ErrorObj {
         ty: error_id(types, ty),
         message: message.into(),
@@ -654,12 +654,51 @@ fn stats(vm: &Rc<Vm>, args: &[Value]) -> NativeResult {
 
 // ---- remote calls ----------------------------------------------------------------
 
+/// A remote call's request from the first six arguments of
+/// `http:remoteCall` (`c, method, path, body, headers, query`): the client,
+/// its name, the request and the `endpoint `NAME`: METHOD PATH` text of
+/// messages. `Ok(Err(e))`: the call fails with the error value `e`.
+pub(crate) type Prepared = (Client, String, Request, String);
+
+pub(crate) fn prepare_request(vm: &Vm, args: &[Value]) -> VmResult<Result<Prepared, Value>> {
+    let c = client_arg(args, 0)?;
+    let method_text = str_arg(args, 1)?.to_ascii_uppercase();
+    let path = str_arg(args, 2)?.to_string();
+    let what = format!("endpoint `{}`: {method_text} {path}", c.name);
+    let Ok(method) = Method::from_bytes(method_text.as_bytes()) else {
+        return Ok(Err(error_value(
+            &vm.program.types,
+            "http:Error",
+            format!("{what}: '{method_text}' is not an HTTP method"),
+            MapObj::default(),
+        )));
+    };
+    let mut req = Request::new(method, path);
+    match arg(args, 3) {
+        Value::Nil => {}
+        Value::Str(s) => req = req.body(crate::runtime::http::Body::Text(s.to_string())),
+        v => {
+            let j = json_to_serde(v, &vm.program.types)
+                .map_err(|e| Panic::msg(format!("{what}: cannot send the body: {e}")))?;
+            req = req.body(crate::runtime::http::Body::Json(j));
+        }
+    }
+    for (name, v) in string_entries(arg(args, 4)) {
+        req = req.header(name, v);
+    }
+    for (name, v) in string_entries(arg(args, 5)) {
+        req = req.query(name, v);
+    }
+    Ok(Ok((c.client.clone(), c.name.clone(), req, what)))
+}
+
 /// `http:remoteCall(c, method, path, body, headers, query, T, mode)`.
 fn remote_call(vm: &Rc<Vm>, args: &[Value]) -> NativeResult {
     let prepared = (|| {
-        let c = client_arg(args, 0)?;
-        let method_text = str_arg(args, 1)?.to_ascii_uppercase();
-        let path = str_arg(args, 2)?.to_string();
+        let (client, name, mut req, what) = match prepare_request(vm, args)? {
+            Ok(p) => p,
+            Err(e) => return Ok(Err(e)),
+        };
         let ty = match arg(args, 6) {
             Value::Typedesc(t) => *t,
             _ => TyId::JSON,
@@ -668,35 +707,14 @@ fn remote_call(vm: &Rc<Vm>, args: &[Value]) -> NativeResult {
             Value::Int(m) => *m,
             _ => mode::JSON,
         };
-        let what = format!("endpoint `{}`: {method_text} {path}", c.name);
-        let Ok(method) = Method::from_bytes(method_text.as_bytes()) else {
-            return Ok(Err(error_value(
-                &vm.program.types,
-                "http:Error",
-                format!("{what}: '{method_text}' is not an HTTP method"),
-                MapObj::default(),
-            )));
-        };
-        let mut req = Request::new(method, path);
-        match arg(args, 3) {
-            Value::Nil => {}
-            Value::Str(s) => req = req.body(crate::runtime::http::Body::Text(s.to_string())),
-            v => {
-                let j = json_to_serde(v, &vm.program.types)
-                    .map_err(|e| Panic::msg(format!("{what}: cannot send the body: {e}")))?;
-                req = req.body(crate::runtime::http::Body::Json(j));
-            }
-        }
-        for (name, v) in string_entries(arg(args, 4)) {
-            req = req.header(name, v);
-        }
-        for (name, v) in string_entries(arg(args, 5)) {
-            req = req.query(name, v);
-        }
         if mode == mode::RESPONSE {
             req = req.raw();
         }
-        Ok(Ok((c.client.clone(), req, ty, mode, what)))
+        // Inside a transaction the call is logged before it is sent (§12.1).
+        if let Some(tx) = super::tx::current() {
+            tx.before_call(&name, &req)?;
+        }
+        Ok(Ok((client, req, ty, mode, what)))
     })();
     let (client, req, ty, mode, what) = match prepared {
         Ok(Ok(p)) => p,
@@ -832,7 +850,7 @@ fn convert_response(vm: &Rc<Vm>, resp: &Response, ty: TyId, mode: i64, what: &st
 }
 
 /// A failed call as an `http:Error` value (§9.7).
-fn call_error_value(types: &Types, e: &CallError, what: &str) -> Value {
+pub(crate) fn call_error_value(types: &Types, e: &CallError, what: &str) -> Value {
     let mut detail = MapObj::default();
     match &e.kind {
         ErrorKind::Status(resp) => {
@@ -1123,4 +1141,40 @@ pub fn denied_net_literals(
             )
         })
         .collect()
+}
+
+// ---- for transactions ----------------------------------------------------------------
+
+/// The client of the endpoint declared as `name` in an initialised VM
+/// (the name a compensation was stored with).
+pub(crate) fn client_named(vm: &Vm, name: &str) -> Option<Client> {
+    let globals = vm.globals.borrow();
+    globals
+        .iter()
+        .filter_map(client_of)
+        .find(|c| c.name == name)
+        .map(|c| c.client.clone())
+}
+
+/// Where this instance's trace events go (`--trace`), if anywhere.
+pub(crate) fn trace_sink(vm: &Vm) -> Option<Arc<dyn TraceSink>> {
+    settings(vm).trace
+}
+
+/// A client for `url` with the default configuration and this instance's
+/// settings (allowed hosts, transport, trace).
+pub(crate) fn plain_client(vm: &Vm, url: &str) -> Result<Client, String> {
+    let s = settings(vm);
+    let mut b = Endpoint::builder(EndpointConfig::new(url))
+        .name(url.to_string())
+        .hosts(s.hosts.clone());
+    if let Some(t) = s.transport {
+        b = b.transport(t);
+    }
+    if let Some(sink) = s.trace {
+        b = b.trace(sink);
+    }
+    b.build()
+        .map(Client::Endpoint)
+        .map_err(|e| format!("endpoint `{url}`: {e}"))
 }

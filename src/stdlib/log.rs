@@ -77,8 +77,13 @@ pub fn timestamp() -> String {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
-    let secs = now.as_secs() as i64;
-    let ms = now.subsec_millis();
+    timestamp_of(now.as_millis().min(i64::MAX as u128) as i64)
+}
+
+/// RFC 3339 UTC timestamp with milliseconds of a Unix time in ms.
+pub fn timestamp_of(unix_ms: i64) -> String {
+    let secs = unix_ms.div_euclid(1000);
+    let ms = unix_ms.rem_euclid(1000);
     let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);

@@ -4,12 +4,13 @@
 
 pub mod http;
 mod io;
-mod log;
+pub(crate) mod log;
 mod math;
 pub mod service;
 mod strand;
 mod test;
 mod time;
+pub mod tx;
 
 use crate::vm::machine::{NativeFn, NativeResult};
 use crate::vm::value::{Panic, Value, VmResult};
@@ -25,6 +26,7 @@ pub fn resolve(name: &str) -> Option<NativeFn> {
         "test" => test::resolve(member),
         "http" => http::resolve(member),
         "strand" => strand::resolve(member),
+        "tx" => tx::resolve(member),
         _ => None,
     }
 }

@@ -110,6 +110,22 @@ pub enum TraceEvent {
         /// The failed target's error type (short name).
         error: &'static str,
     },
+    /// A compensation of a transaction was run (§12): after its call
+    /// (whose attempts are traced as usual).
+    Compensation {
+        /// The endpoint's name.
+        endpoint: String,
+        /// The method.
+        method: String,
+        /// The request's path.
+        path: String,
+        /// The transaction's id.
+        tx: String,
+        /// The compensation's number in the transaction.
+        n: u32,
+        /// `None` when it completed, else why not.
+        error: Option<String>,
+    },
     /// A hedged attempt was sent because no response came within the delay.
     HedgeSent {
         /// The endpoint's name.
@@ -286,6 +302,21 @@ pub fn format_event(event: &TraceEvent, redactor: &Redactor) -> String {
             line,
             "{endpoint}: {method} {path} hedge attempt {attempt} sent after {}",
             format_duration(*after)
+        ),
+        TraceEvent::Compensation {
+            endpoint,
+            method,
+            path,
+            tx,
+            n,
+            error,
+        } => write!(
+            line,
+            "{endpoint}: {method} {path} compensation {n} of transaction {tx} {}",
+            match error {
+                None => "completed".to_string(),
+                Some(e) => format!("failed: {e}"),
+            }
         ),
     };
     line

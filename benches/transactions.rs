@@ -1,0 +1,119 @@
+//! Issue 7 benchmark (not a test): the latency a transaction adds to two
+//! remote calls. `benches/programs/tx_latency.flow` alternates, N times, two
+//! sequential POSTs without a transaction and the same POSTs inside a
+//! transaction that registers two compensations and commits (so five
+//! durable log writes: two calls, two compensations, the commit), against a
+//! loopback hyper server in this process; the log is a fresh file under
+//! `target/bench/`.
+//!
+//!     cargo bench --bench transactions          # N = 1000
+//!     N=200 cargo bench --bench transactions
+//!
+//! Prints p50 and p99 of both variants and their difference.
+
+use http_body_util::Full;
+use hyper::body::{Bytes, Incoming};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use std::convert::Infallible;
+use std::path::Path;
+use std::process::Command;
+
+fn main() {
+    let n: usize = std::env::var("N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
+    let port = start_server();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let log = root.join("target/bench/tx-latency.db");
+    let _ = std::fs::create_dir_all(root.join("target/bench"));
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", log.display()));
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_flow"))
+        .args([
+            "run",
+            "--tx-log",
+            &log.to_string_lossy(),
+            "-C",
+            &format!("port={port}"),
+            "-C",
+            &format!("n={n}"),
+        ])
+        .arg(root.join("benches/programs/tx_latency.flow"))
+        .output()
+        .expect("run flow");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "flow failed: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (mut plain, mut tx): (Vec<f64>, Vec<f64>) = stdout
+        .lines()
+        .filter_map(|l| {
+            let mut it = l.split_whitespace().map(|x| x.parse::<f64>().ok());
+            Some((it.next()??, it.next()??))
+        })
+        .unzip();
+    plain.sort_by(f64::total_cmp);
+    tx.sort_by(f64::total_cmp);
+    let pct =
+        |xs: &[f64], p: f64| xs[((xs.len() as f64 * p).ceil() as usize).clamp(1, xs.len()) - 1];
+    println!("two POSTs to 127.0.0.1:{port}, {n} iterations of each variant (µs)");
+    println!("                       p50       p99");
+    println!(
+        "no transaction   {:>9.0} {:>9.0}",
+        pct(&plain, 0.5),
+        pct(&plain, 0.99)
+    );
+    println!(
+        "transaction      {:>9.0} {:>9.0}",
+        pct(&tx, 0.5),
+        pct(&tx, 0.99)
+    );
+    println!(
+        "added            {:>9.0} {:>9.0}",
+        pct(&tx, 0.5) - pct(&plain, 0.5),
+        pct(&tx, 0.99) - pct(&plain, 0.99)
+    );
+}
+
+/// A hyper HTTP/1.1 server on its own thread answering `{}` as JSON.
+fn start_server() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+    let port = listener.local_addr().expect("local address").port();
+    listener
+        .set_nonblocking(true)
+        .expect("non-blocking listener");
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("server runtime");
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                tokio::spawn(async move {
+                    let service = service_fn(|_req: hyper::Request<Incoming>| async {
+                        let mut resp = hyper::Response::new(Full::new(Bytes::from_static(b"{}")));
+                        resp.headers_mut().insert(
+                            hyper::header::CONTENT_TYPE,
+                            hyper::header::HeaderValue::from_static("application/json"),
+                        );
+                        Ok::<_, Infallible>(resp)
+                    });
+                    let _ = http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+    });
+    port
+}
