@@ -8,6 +8,7 @@
 //!
 //!     cargo bench --bench transactions          # N = 1000
 //!     N=200 cargo bench --bench transactions
+//!     TX_LOG=/dev/shm/tx.db cargo bench --bench transactions   # log on tmpfs
 //!
 //! Prints p50 and p99 of both variants and their difference.
 
@@ -27,7 +28,9 @@ fn main() {
         .unwrap_or(1000);
     let port = start_server();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let log = root.join("target/bench/tx-latency.db");
+    let log = std::env::var_os("TX_LOG")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| root.join("target/bench/tx-latency.db"));
     let _ = std::fs::create_dir_all(root.join("target/bench"));
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", log.display()));

@@ -182,7 +182,7 @@ async fn killed_transactions_are_compensated_once_restarted() {
     let _ = std::fs::remove_dir_all(&root);
 
     let mut rng = Rng(0x5eed_7a11_c0ff_ee01);
-    let mut killed = 0;
+    let (mut killed, mut before) = (0, 0);
     for case in 0..24 {
         let n = 1 + rng.below(3);
         let total = 2 * n + 1; // n steps, the failing call, n compensations
@@ -223,6 +223,7 @@ async fn killed_transactions_are_compensated_once_restarted() {
         let run1 = server.seen()[start..].to_vec();
         if let Kill::Before(_) = point {
             assert_eq!(code1, None, "{what}: not killed: {err1}");
+            before += 1;
         }
         killed += usize::from(code1.is_none());
         // 2: restarted without new work: recovers.
@@ -313,7 +314,12 @@ async fn killed_transactions_are_compensated_once_restarted() {
             "{what}"
         );
     }
-    // Most runs were really killed (a delayed kill may come too late).
-    assert!(killed >= 16, "only {killed} of 24 runs were killed");
+    // A kill before answering always lands; a delayed one may come after
+    // the process has finished.
+    assert!(
+        before >= 8 && killed >= before,
+        "{killed} killed, {before} before answering"
+    );
+    eprintln!("{killed} of 24 runs killed, {before} before answering a request");
     let _ = std::fs::remove_dir_all(&root);
 }

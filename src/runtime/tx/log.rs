@@ -260,25 +260,23 @@ impl TxLog {
         let now = now_ms();
         let t = self.conn.transaction().map_err(e)?;
         if let Some(st) = start {
-            t.execute(
+            t.prepare_cached(
                 "INSERT OR IGNORE INTO tx (id, script, attempt, state, owner, started_at, updated_at) VALUES (?1, ?2, ?3, 'active', ?4, ?5, ?5)",
-                params![id, st.script, st.attempt, st.owner, now],
             )
+            .and_then(|mut s| s.execute(params![id, st.script, st.attempt, st.owner, now]))
             .map_err(e)?;
         }
         if let Some(r) = record {
-            t.execute(
+            t.prepare_cached(
                 "INSERT INTO tx_record (tx, seq, kind, n, data, at) VALUES (?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM tx_record WHERE tx = ?1), ?2, ?3, ?4, ?5)",
-                params![id, r.kind.as_str(), r.n, r.data.to_string(), now],
             )
+            .and_then(|mut s| s.execute(params![id, r.kind.as_str(), r.n, r.data.to_string(), now]))
             .map_err(e)?;
         }
         if let Some(s) = state {
-            t.execute(
-                "UPDATE tx SET state = ?2, updated_at = ?3 WHERE id = ?1",
-                params![id, s.as_str(), now],
-            )
-            .map_err(e)?;
+            t.prepare_cached("UPDATE tx SET state = ?2, updated_at = ?3 WHERE id = ?1")
+                .and_then(|mut st| st.execute(params![id, s.as_str(), now]))
+                .map_err(e)?;
         }
         t.commit().map_err(e)
     }
