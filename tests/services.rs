@@ -71,6 +71,9 @@ service on l {
         int[] xs = [];
         return xs[n];
     }
+    post "/notes" (string body) returns string {
+        return body.toUpper();
+    }
     get "/slow" () returns string {
         time:sleep(1500ms);
         return "done";
@@ -297,6 +300,11 @@ fn body_binds_json_and_a_bad_body_is_400() {
     assert!(a.json()["error"]
         .as_str()
         .is_some_and(|m| m.starts_with("body:")));
+    // A string body takes text that is not JSON as it is, JSON strings decoded.
+    let a = s.request("POST", "/notes", Some("hello there"));
+    assert_eq!((a.status, a.body.as_str()), (200, "HELLO THERE"));
+    let a = s.request("POST", "/notes", Some(r#""quoted""#));
+    assert_eq!((a.status, a.body.as_str()), (200, "QUOTED"));
     let a = s.request("POST", "/orders", None);
     assert_eq!(a.status, 400);
     assert!(a.json()["error"]
