@@ -542,3 +542,27 @@ public function main() {
     let (code, _) = s.stop();
     assert_eq!(code, 0);
 }
+
+#[test]
+fn a_program_without_main_serves_until_stopped() {
+    let script = r#"
+import http;
+import io;
+final http:Listener l = http:listener(0, "127.0.0.1");
+final boolean announced = announce();
+function announce() returns boolean {
+    io:println("port=", http:listenerPort(l));
+    return true;
+}
+service on l {
+    get "/" () returns string {
+        return "no main";
+    }
+}
+"#;
+    let s = Served::start("no-main", script, &[]);
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(s.request("GET", "/", None).body, "no main");
+    let (code, stderr) = s.stop();
+    assert_eq!(code, 0, "{stderr}");
+}
