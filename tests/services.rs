@@ -71,6 +71,9 @@ service on l {
         int[] xs = [];
         return xs[n];
     }
+    post "/notes" (string body) returns string {
+        return body.toUpper();
+    }
     get "/slow" () returns string {
         time:sleep(1500ms);
         return "done";
@@ -297,6 +300,11 @@ fn body_binds_json_and_a_bad_body_is_400() {
     assert!(a.json()["error"]
         .as_str()
         .is_some_and(|m| m.starts_with("body:")));
+    // A string body takes text that is not JSON as it is, JSON strings decoded.
+    let a = s.request("POST", "/notes", Some("hello there"));
+    assert_eq!((a.status, a.body.as_str()), (200, "HELLO THERE"));
+    let a = s.request("POST", "/notes", Some(r#""quoted""#));
+    assert_eq!((a.status, a.body.as_str()), (200, "QUOTED"));
     let a = s.request("POST", "/orders", None);
     assert_eq!(a.status, 400);
     assert!(a.json()["error"]
@@ -533,4 +541,28 @@ public function main() {
     assert_eq!(s.request("GET", "/", None).body, "hi");
     let (code, _) = s.stop();
     assert_eq!(code, 0);
+}
+
+#[test]
+fn a_program_without_main_serves_until_stopped() {
+    let script = r#"
+import http;
+import io;
+final http:Listener l = http:listener(0, "127.0.0.1");
+final boolean announced = announce();
+function announce() returns boolean {
+    io:println("port=", http:listenerPort(l));
+    return true;
+}
+service on l {
+    get "/" () returns string {
+        return "no main";
+    }
+}
+"#;
+    let s = Served::start("no-main", script, &[]);
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(s.request("GET", "/", None).body, "no main");
+    let (code, stderr) = s.stop();
+    assert_eq!(code, 0, "{stderr}");
 }

@@ -260,9 +260,21 @@ fn body_value(vm: &Rc<Vm>, p: &ResourceParam, req: &Incoming) -> Result<Value, S
         return absent(p, "request body");
     }
     let text = std::str::from_utf8(&req.body).map_err(|_| "body: not valid UTF-8".to_string())?;
-    let json = parse_json(text).map_err(|e| format!("body: not valid JSON: {e}"))?;
+    let json = match parse_json(text) {
+        Ok(j) => j,
+        // A `string` body takes text that is not JSON as it is.
+        Err(_) if admits_string(types, p.ty) => return Ok(Value::str(text)),
+        Err(e) => return Err(format!("body: not valid JSON: {e}")),
+    };
     let defaults = |r: RecordId, f: usize| record_default(vm, r, f);
     clone_with_type(&json, p.ty, types, &defaults).map_err(|e| format!("body: {e}"))
+}
+
+fn admits_string(types: &Types, ty: TyId) -> bool {
+    types
+        .members(ty)
+        .iter()
+        .any(|m| matches!(types.kind(*m), TyKind::String))
 }
 
 /// The whole request as an `http:Request`.
