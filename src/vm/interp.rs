@@ -360,9 +360,12 @@ impl Strand {
             // only ever hold a pc after a call, which is never last; the
             // only code-less functions are natives, which get no frames
             // except a strand's first (handled above).
-            let op = unsafe { *code.get_unchecked(pc) };
+            // Matched through a reference: operands are read straight from
+            // the code (copying the whole instruction to the stack first put
+            // a store-forwarding round trip on every dispatch).
+            let op = unsafe { code.get_unchecked(pc) };
             pc += 1;
-            match op {
+            match *op {
                 Op::Move { dst, src } => {
                     let v = match reg!(src) {
                         &Value::Int(i) => Value::Int(i),
@@ -575,7 +578,7 @@ impl Strand {
                             None => pc = jump(pc, off),
                         }
                     }
-                    _ => slow!(op),
+                    _ => slow!(*op),
                 },
                 Op::IterLoop {
                     dst,
@@ -596,7 +599,7 @@ impl Strand {
                                 pc = jump(pc, off);
                             }
                         }
-                        _ => slow!(op),
+                        _ => slow!(*op),
                     }
                 }
                 Op::ForStep {
@@ -637,7 +640,7 @@ impl Strand {
                             .unwrap_or_default();
                         store(reg_mut!(dst), v);
                     }
-                    _ => slow!(op),
+                    _ => slow!(*op),
                 },
                 Op::Is { dst, src, ty } => {
                     let v = match (TyId(ty), reg!(src)) {
@@ -649,7 +652,7 @@ impl Strand {
                     };
                     set_bool(reg_mut!(dst), v);
                 }
-                _ => slow!(op),
+                _ => slow!(*op),
             }
         }
     }
@@ -1346,12 +1349,17 @@ impl Strand {
     /// strand's last frame.
     #[inline(always)]
     fn pop_frame(&mut self) -> Option<usize> {
-        let frame = self.frames.pop()?;
-        let depth = self.frames.len();
+        // Fields are read in place (`pop` copied the frame to the stack).
+        let frame = self.frames.last_mut()?;
+        let ret = frame.ret as usize;
+        let closure = frame.closure.take();
+        let depth = self.frames.len() - 1;
+        self.frames.truncate(depth);
+        drop(closure);
         while self.traps.last().is_some_and(|t| t.depth > depth) {
             self.traps.pop();
         }
-        (depth > 0).then_some(frame.ret as usize)
+        (depth > 0).then_some(ret)
     }
 }
 
