@@ -516,6 +516,34 @@ fn a_listener_port_outside_allow_net_fails_before_binding() {
 }
 
 #[test]
+fn a_literal_listener_port_outside_allow_net_is_refused_before_anything_runs() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target/tmp-service-tests")
+        .join(format!("allow-net-literal-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("create dir");
+    std::fs::write(
+        dir.join("main.flow"),
+        "import http;\nimport io;\nint ready = announce();\nfunction announce() returns int {\n    io:println(\"initialising\");\n    return 1;\n}\nservice on http:listener(8123) {\n    get \"/\" () returns string {\n        return \"hi\";\n    }\n}\n",
+    )
+    .expect("write");
+    let out = Command::new(env!("CARGO_BIN_EXE_flow"))
+        .args(["run", "--allow-net", "127.0.0.1:9", "main.flow"])
+        .current_dir(&dir)
+        .output()
+        .expect("run flow");
+    let _ = std::fs::remove_dir_all(&dir);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "", "nothing may run");
+    assert!(
+        stderr.contains("flow::endpoint-config")
+            && stderr.contains("main.flow:8:26")
+            && stderr.contains("listener port 8123 is not allowed"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn strands_keep_running_after_main_returns_while_a_service_runs() {
     let script = r#"
 import http;

@@ -52,6 +52,7 @@ impl Checker {
                 is_configurable: false,
             });
             self.service_listeners.push(g);
+            self.record_literal_port(&sd.listener);
             self.fx().assign_info = Rc::new(AssignInfo::scan_expr(&sd.listener));
             let value = match listener {
                 Some(t) => {
@@ -357,4 +358,31 @@ fn is_identifier(s: &str) -> bool {
         .next()
         .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+impl Checker {
+    /// Records the port of `http:listener(PORT, ...)` written as an int
+    /// literal, for the sandbox's check before anything runs (§15.2).
+    fn record_literal_port(&mut self, listener: &ast::Expr) {
+        let ast::ExprKind::Call(callee, args) = &listener.kind else {
+            return;
+        };
+        let ast::ExprKind::Qualified(md, n) = &callee.kind else {
+            return;
+        };
+        if &*md.name != "http" || &*n.name != "listener" {
+            return;
+        }
+        let Some(first) = args.first().filter(|a| a.name.is_none()) else {
+            return;
+        };
+        if let ast::ExprKind::Int(port) = first.value.kind {
+            if let Ok(port) = u16::try_from(port) {
+                self.net_literals.push(tir::NetLiteral {
+                    target: tir::NetTarget::ListenerPort { port },
+                    span: first.value.span,
+                });
+            }
+        }
+    }
 }

@@ -143,6 +143,11 @@ pub enum NetTarget {
         /// The URL as written.
         url: Name,
     },
+    /// The port of `service on http:listener(PORT)`.
+    ListenerPort {
+        /// The port.
+        port: u16,
+    },
 }
 
 /// A `configurable` declaration (§5.4): a `final` module variable whose value

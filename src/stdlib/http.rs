@@ -1109,8 +1109,9 @@ pub fn initialise_and_describe(vm: Rc<Vm>) -> Result<String, String> {
 }
 
 /// The sandbox's compile-time check (§15.2): a diagnostic for each literal
-/// endpoint URL whose host `hosts` does not allow. URLs that do not parse
-/// are left to the run-time check before `main`, which explains them.
+/// endpoint URL whose host `hosts` does not allow, and each literal
+/// listener port it does not allow. URLs that do not parse are left to the
+/// run-time check before `main`, which explains them.
 pub fn denied_net_literals(
     literals: &[crate::check::tir::NetLiteral],
     hosts: &HostPolicy,
@@ -1120,7 +1121,22 @@ pub fn denied_net_literals(
     literals
         .iter()
         .filter_map(|lit| {
-            let NetTarget::EndpointUrl { endpoint, url } = &lit.target;
+            let (endpoint, url) = match &lit.target {
+                NetTarget::EndpointUrl { endpoint, url } => (endpoint, url),
+                NetTarget::ListenerPort { port } => {
+                    return (!hosts.allows_listener(*port)).then(|| {
+                        Diagnostic::new(
+                            Code::EndpointConfig,
+                            lit.span,
+                            format!("listener port {port} is not allowed"),
+                        )
+                        .with_primary("not in the allowed network addresses")
+                        .with_help(format!(
+                            "allow it with `--allow-net localhost:{port}` (or `allow_net` when embedding)"
+                        ))
+                    });
+                }
+            };
             let parsed = reqwest::Url::parse(url).ok()?;
             let host = parsed.host_str()?;
             let port = parsed.port_or_known_default();
