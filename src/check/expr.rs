@@ -204,13 +204,6 @@ impl Checker {
         v
     }
 
-    /// Reports a construct that later issues implement.
-    #[allow(dead_code)] // no construct is pending at the moment
-    pub(crate) fn unsupported(&mut self, span: Span, msg: &str) -> tir::Expr {
-        self.error(Code::UnknownName, span, msg);
-        Checker::poison(span)
-    }
-
     /// Checks an `int` operand (ranges, indices).
     pub(crate) fn int_operand(&mut self, e: &ast::Expr) -> tir::Expr {
         let v = self.expr(e, Some(TyId::INT));
