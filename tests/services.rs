@@ -490,23 +490,30 @@ fn sigterm_lets_the_request_in_flight_finish_and_exits_0() {
     assert_eq!(code, 0, "{stderr}");
 }
 
-#[test]
-fn a_listener_port_outside_allow_net_fails_before_binding() {
+/// Runs `flow run --allow-net ALLOW main.flow` on `script` in a scratch
+/// directory and returns what it did.
+fn run_with_allow_net(name: &str, script: &str, allow: &str) -> std::process::Output {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("target/tmp-service-tests")
-        .join(format!("allow-net-{}", std::process::id()));
+        .join(format!("{name}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("create dir");
-    std::fs::write(
-        dir.join("main.flow"),
-        "import http;\nfinal http:Listener l = http:listener(0, \"127.0.0.1\");\nservice on l {\n    get \"/\" () returns string {\n        return \"hi\";\n    }\n}\n",
-    )
-    .expect("write");
+    std::fs::write(dir.join("main.flow"), script).expect("write");
     let out = Command::new(env!("CARGO_BIN_EXE_flow"))
-        .args(["run", "--allow-net", "127.0.0.1:9", "main.flow"])
+        .args(["run", "--allow-net", allow, "main.flow"])
         .current_dir(&dir)
         .output()
         .expect("run flow");
     let _ = std::fs::remove_dir_all(&dir);
+    out
+}
+
+#[test]
+fn a_listener_port_outside_allow_net_fails_before_binding() {
+    let out = run_with_allow_net(
+        "allow-net",
+        "import http;\nfinal http:Listener l = http:listener(0, \"127.0.0.1\");\nservice on l {\n    get \"/\" () returns string {\n        return \"hi\";\n    }\n}\n",
+        "127.0.0.1:9",
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(
@@ -517,21 +524,11 @@ fn a_listener_port_outside_allow_net_fails_before_binding() {
 
 #[test]
 fn a_literal_listener_port_outside_allow_net_is_refused_before_anything_runs() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("target/tmp-service-tests")
-        .join(format!("allow-net-literal-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("create dir");
-    std::fs::write(
-        dir.join("main.flow"),
+    let out = run_with_allow_net(
+        "allow-net-literal",
         "import http;\nimport io;\nint ready = announce();\nfunction announce() returns int {\n    io:println(\"initialising\");\n    return 1;\n}\nservice on http:listener(8123) {\n    get \"/\" () returns string {\n        return \"hi\";\n    }\n}\n",
-    )
-    .expect("write");
-    let out = Command::new(env!("CARGO_BIN_EXE_flow"))
-        .args(["run", "--allow-net", "127.0.0.1:9", "main.flow"])
-        .current_dir(&dir)
-        .output()
-        .expect("run flow");
-    let _ = std::fs::remove_dir_all(&dir);
+        "127.0.0.1:9",
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert_eq!(String::from_utf8_lossy(&out.stdout), "", "nothing may run");

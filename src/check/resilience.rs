@@ -51,7 +51,7 @@
 
 use super::checker::{suggest, Checker, ItemRef};
 use super::narrow::assigned_names;
-use super::scope::{FnCtx, Handler, LocalKind};
+use super::scope::{FnCtx, Handler};
 use super::tir::{self, BinOp, Callee, ExprKind, FuncId, Literal, LocalId, Place, StmtKind};
 use super::types::{FnType, TyId, TyKind};
 use crate::diagnostics::{Code, Diagnostic};
@@ -420,44 +420,13 @@ impl Checker {
         };
 
         // Where the body's failures and the timeout go.
-        let snap = self.snapshot();
-        let handler = match on_fail {
-            Some(of) => {
-                let mut reaching = failures;
-                if let Some(t) = timeout_ty {
-                    reaching.push((t, span));
-                }
-                let var_ty = self.on_fail_var_ty(of, &reaching);
-                self.fx().push_scope();
-                let (local, _) = self.fx().declare(
-                    &of.name.name,
-                    of.name.span,
-                    var_ty,
-                    LocalKind::Handler,
-                    false,
-                );
-                let (hb, hdiv) = self.block(&of.body);
-                self.close_scope();
-                // When only the handler reaches the rest, keep its state.
-                if !body_div || hdiv {
-                    self.restore_minus_assigned(&snap);
-                }
-                Some((local, hb, hdiv))
-            }
-            None => {
-                if let Some(h) = self.fx().handlers.last_mut() {
-                    h.errors.extend(failures);
-                }
-                if let Some(t) = timeout_ty {
-                    self.record_failure(t, span, "timeout");
-                }
-                None
-            }
-        };
-        let diverges = match &handler {
-            Some((_, _, hdiv)) => body_div && *hdiv,
-            None => body_div,
-        };
+        let (handler, diverges) = self.closure_failures(
+            on_fail,
+            failures,
+            timeout_ty.map(|t| (t, span)),
+            "timeout",
+            body_div,
+        );
         let (Some((run, run_ret)), Some(timeout_ty)) = (run, timeout_ty) else {
             return diverges;
         };
@@ -744,6 +713,51 @@ impl Checker {
 
 /// Rewrites each `break`/`continue` of a `retry` body that is not inside one
 /// of the body's own loops into `$exit = 1|2; break;` (leaving the synthetic
+
+impl Checker {
+    /// Where the failures of a body run as a closure (`timeout`,
+    /// `transaction`) go, together with `own`, the statement's own error
+    /// and where it arises: to `on_fail` when given, else outward. Returns
+    /// the handler (its variable, block and whether it diverges) and
+    /// whether the whole statement diverges.
+    pub(crate) fn closure_failures(
+        &mut self,
+        on_fail: Option<&ast::OnFail>,
+        failures: Vec<(TyId, Span)>,
+        own: Option<(TyId, Span)>,
+        keyword: &str,
+        body_div: bool,
+    ) -> (Option<(LocalId, tir::Block, bool)>, bool) {
+        let snap = self.snapshot();
+        let handler = match on_fail {
+            Some(of) => {
+                let mut reaching = failures;
+                reaching.extend(own);
+                let (local, hb, hdiv) = self.on_fail_block(of, &reaching);
+                // When only the handler reaches the rest, keep its state.
+                if !body_div || hdiv {
+                    self.restore_minus_assigned(&snap);
+                }
+                Some((local, hb, hdiv))
+            }
+            None => {
+                if let Some(h) = self.fx().handlers.last_mut() {
+                    h.errors.extend(failures);
+                }
+                if let Some((t, at)) = own {
+                    self.record_failure(t, at, keyword);
+                }
+                None
+            }
+        };
+        let diverges = match &handler {
+            Some((_, _, hdiv)) => body_div && *hdiv,
+            None => body_div,
+        };
+        (handler, diverges)
+    }
+}
+
 /// retry loop); returns whether there was any.
 fn redirect_loop_exits(stmts: &mut [tir::Stmt], exit: LocalId) -> bool {
     let mut any = false;

@@ -529,17 +529,7 @@ impl Checker {
         let h = self.fx().handlers.pop().unwrap_or_default();
         let body_changes = self.changes_since(&snap);
         self.restore_minus_assigned(&snap);
-        let var_ty = self.on_fail_var_ty(of, &h.errors);
-        self.fx().push_scope();
-        let (local, _) = self.fx().declare(
-            &of.name.name,
-            of.name.span,
-            var_ty,
-            LocalKind::Handler,
-            false,
-        );
-        let (hb, hdiv) = self.block(&of.body);
-        self.close_scope();
+        let (local, hb, hdiv) = self.on_fail_block(of, &h.errors);
         if bdiv && !hdiv {
             // Only the handler reaches the rest: keep its state.
         } else if hdiv && !bdiv {
@@ -563,6 +553,28 @@ impl Checker {
     /// failure's error type and position): the declared type, which must
     /// cover them all (`error-type-mismatch` at each failure it does not),
     /// or their union for `on fail var e` (plain `error` when none).
+    /// Checks `on fail var e { ... }` reached by `errors`: declares `e`
+    /// (typed from them) in a scope of its own and checks the block.
+    /// Returns the variable, the block and whether the block diverges.
+    pub(crate) fn on_fail_block(
+        &mut self,
+        of: &ast::OnFail,
+        errors: &[(TyId, Span)],
+    ) -> (tir::LocalId, tir::Block, bool) {
+        let var_ty = self.on_fail_var_ty(of, errors);
+        self.fx().push_scope();
+        let (local, _) = self.fx().declare(
+            &of.name.name,
+            of.name.span,
+            var_ty,
+            LocalKind::Handler,
+            false,
+        );
+        let (hb, hdiv) = self.block(&of.body);
+        self.close_scope();
+        (local, hb, hdiv)
+    }
+
     pub(crate) fn on_fail_var_ty(&mut self, of: &ast::OnFail, errors: &[(TyId, Span)]) -> TyId {
         let reaching: Vec<TyId> = errors.iter().map(|(t, _)| *t).collect();
         match &of.ty {

@@ -30,7 +30,6 @@
 
 use super::checker::{Checker, ItemRef};
 use super::resilience::{block, expr, int, let_stmt, local, stmt, BodyClosure};
-use super::scope::LocalKind;
 use super::tir::{self, BinOp, Callee, ExprKind, Literal, StmtKind};
 use super::types::{TyId, TyKind};
 use crate::diagnostics::{Code, Diagnostic};
@@ -98,43 +97,13 @@ impl Checker {
         };
 
         // Where the body's failures (and a heuristic outcome) go.
-        let snap = self.snapshot();
-        let handler = match on_fail {
-            Some(of) => {
-                let mut reaching = failures;
-                if let Some(h) = heuristic {
-                    reaching.push((h, keyword));
-                }
-                let var_ty = self.on_fail_var_ty(of, &reaching);
-                self.fx().push_scope();
-                let (local, _) = self.fx().declare(
-                    &of.name.name,
-                    of.name.span,
-                    var_ty,
-                    LocalKind::Handler,
-                    false,
-                );
-                let (hb, hdiv) = self.block(&of.body);
-                self.close_scope();
-                if !body_div || hdiv {
-                    self.restore_minus_assigned(&snap);
-                }
-                Some((local, hb, hdiv))
-            }
-            None => {
-                if let Some(h) = self.fx().handlers.last_mut() {
-                    h.errors.extend(failures);
-                }
-                if let Some(h) = heuristic {
-                    self.record_failure(h, keyword, "transaction");
-                }
-                None
-            }
-        };
-        let diverges = match &handler {
-            Some((_, _, hdiv)) => body_div && *hdiv,
-            None => body_div,
-        };
+        let (handler, diverges) = self.closure_failures(
+            on_fail,
+            failures,
+            heuristic.map(|h| (h, keyword)),
+            "transaction",
+            body_div,
+        );
         let Some((run, run_ret)) = run else {
             return diverges;
         };
