@@ -473,48 +473,28 @@ impl Checker {
             timeout_ty,
             span,
         );
-        let dispatch = stmt(
+        // The body returned `true`: the limit ran out.
+        let on_true = vec![stmt(
             StmtKind::If {
                 cond: expr(
-                    ExprKind::Is(Box::new(local(r, run_ret, span)), TyId::ERROR),
+                    ExprKind::Binary(
+                        BinOp::Eq,
+                        Box::new(local(r, run_ret, span)),
+                        Box::new(expr(
+                            ExprKind::Lit(Literal::Bool(true)),
+                            TyId::BOOLEAN,
+                            span,
+                        )),
+                    ),
                     TyId::BOOLEAN,
                     span,
                 ),
-                then: block(vec![stmt(
-                    StmtKind::Fail(local(r, TyId::ERROR, span)),
-                    span,
-                )]),
-                otherwise: block(vec![stmt(
-                    StmtKind::If {
-                        cond: expr(
-                            ExprKind::Binary(
-                                BinOp::Eq,
-                                Box::new(local(r, run_ret, span)),
-                                Box::new(expr(
-                                    ExprKind::Lit(Literal::Bool(true)),
-                                    TyId::BOOLEAN,
-                                    span,
-                                )),
-                            ),
-                            TyId::BOOLEAN,
-                            span,
-                        ),
-                        then: block(vec![stmt(StmtKind::Fail(timed_out), span)]),
-                        otherwise: block(Vec::new()),
-                    },
-                    span,
-                )]),
+                then: block(vec![stmt(StmtKind::Fail(timed_out), span)]),
+                otherwise: block(Vec::new()),
             },
             span,
-        );
-        stmts.push(stmt(
-            StmtKind::Do {
-                body: block(vec![dispatch]),
-                handler: handler.map(|(l, hb, _)| (l, hb)),
-            },
-            span,
-        ));
-        out.push(stmt(StmtKind::Block(block(stmts)), span));
+        )];
+        finish_closure_statement(stmts, (r, run_ret), on_true, handler, span, out);
         diverges
     }
 
@@ -793,6 +773,43 @@ fn redirect_loop_exits(stmts: &mut [tir::Stmt], exit: LocalId) -> bool {
         any = true;
     }
     any
+}
+
+/// Ends the lowering of a statement whose body ran as a closure into the
+/// local `r` (of type `run_ret`): after `stmts`, `if r is error { fail r; }
+/// else { OTHERWISE }` under the statement's `on fail` handler, all as one
+/// block appended to `out`.
+pub(super) fn finish_closure_statement(
+    mut stmts: Vec<tir::Stmt>,
+    (r, run_ret): (LocalId, TyId),
+    otherwise: Vec<tir::Stmt>,
+    handler: Option<(LocalId, tir::Block, bool)>,
+    span: Span,
+    out: &mut Vec<tir::Stmt>,
+) {
+    let dispatch = stmt(
+        StmtKind::If {
+            cond: expr(
+                ExprKind::Is(Box::new(local(r, run_ret, span)), TyId::ERROR),
+                TyId::BOOLEAN,
+                span,
+            ),
+            then: block(vec![stmt(
+                StmtKind::Fail(local(r, TyId::ERROR, span)),
+                span,
+            )]),
+            otherwise: block(otherwise),
+        },
+        span,
+    );
+    stmts.push(stmt(
+        StmtKind::Do {
+            body: block(vec![dispatch]),
+            handler: handler.map(|(l, hb, _)| (l, hb)),
+        },
+        span,
+    ));
+    out.push(stmt(StmtKind::Block(block(stmts)), span));
 }
 
 pub(super) fn expr(kind: ExprKind, ty: TyId, span: Span) -> tir::Expr {

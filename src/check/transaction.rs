@@ -29,7 +29,9 @@
 //! the failures go outward.
 
 use super::checker::{Checker, ItemRef};
-use super::resilience::{block, expr, int, let_stmt, local, stmt, BodyClosure};
+use super::resilience::{
+    block, expr, finish_closure_statement, int, let_stmt, local, stmt, BodyClosure,
+};
 use super::tir::{self, BinOp, Callee, ExprKind, Literal, StmtKind};
 use super::types::{TyId, TyKind};
 use crate::diagnostics::{Code, Diagnostic};
@@ -128,33 +130,13 @@ impl Checker {
             ),
             span,
         ));
-        let failed = stmt(StmtKind::Fail(local(r, TyId::ERROR, span)), span);
         let rerun = match (&retry, self.tx_error_type("Error")) {
             (Some((n, count)), Some(tx_error)) => {
                 self.rerun_after_rollback(r, run_ret, n.clone(), count.clone(), tx_error, span)
             }
             _ => Vec::new(),
         };
-        let dispatch = stmt(
-            StmtKind::If {
-                cond: expr(
-                    ExprKind::Is(Box::new(local(r, run_ret, span)), TyId::ERROR),
-                    TyId::BOOLEAN,
-                    span,
-                ),
-                then: block(vec![failed]),
-                otherwise: block(rerun),
-            },
-            span,
-        );
-        stmts.push(stmt(
-            StmtKind::Do {
-                body: block(vec![dispatch]),
-                handler: handler.map(|(l, hb, _)| (l, hb)),
-            },
-            span,
-        ));
-        out.push(stmt(StmtKind::Block(block(stmts)), span));
+        finish_closure_statement(stmts, (r, run_ret), rerun, handler, span, out);
         diverges
     }
 
