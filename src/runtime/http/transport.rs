@@ -110,7 +110,7 @@ impl Transport for ReqwestTransport {
             builder = builder.body(body);
         }
         let limit = request.max_response_bytes;
-        Box::pin(async move {
+        let exchange = async move {
             let mut response = builder.send().await.map_err(classify)?;
             let status = response.status().as_u16();
             let headers: Vec<(String, String)> = response
@@ -147,7 +147,32 @@ impl Transport for ReqwestTransport {
                 body,
                 content_type,
             })
-        })
+        };
+        match crate::runtime::server::io_runtime_if_started() {
+            None => Box::pin(exchange),
+            Some(rt) => {
+                // Dropping the returned future (a timeout, a lost hedge, a
+                // cancelled strand) aborts the request there.
+                let mut task = AbortOnDrop(rt.spawn(exchange));
+                Box::pin(async move {
+                    match (&mut task.0).await {
+                        Ok(result) => result,
+                        Err(e) => Err(TransportError::Connection(format!(
+                            "the request task ended: {e}"
+                        ))),
+                    }
+                })
+            }
+        }
+    }
+}
+
+/// Aborts a spawned request when its caller stops waiting for it.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

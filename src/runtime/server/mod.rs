@@ -98,18 +98,30 @@ impl Reply {
 
 /// The process-wide runtime serving every listener's connections.
 pub fn io_runtime() -> Result<&'static tokio::runtime::Runtime, String> {
+    io_runtime_cell()
+        .get_or_init(|| {
+            let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(workers)
+                .thread_name("flow-http")
+                .enable_all()
+                .build()
+                .map_err(|e| format!("cannot start the HTTP server runtime: {e}"))
+        })
+        .as_ref()
+        .map_err(Clone::clone)
+}
+
+/// The server runtime if a listener has started it: while services run,
+/// endpoint requests do their connection I/O there too, so the VM thread
+/// only runs Flow code.
+pub fn io_runtime_if_started() -> Option<&'static tokio::runtime::Runtime> {
+    io_runtime_cell().get().and_then(|r| r.as_ref().ok())
+}
+
+fn io_runtime_cell() -> &'static OnceLock<Result<tokio::runtime::Runtime, String>> {
     static RT: OnceLock<Result<tokio::runtime::Runtime, String>> = OnceLock::new();
-    RT.get_or_init(|| {
-        let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(workers)
-            .thread_name("flow-http")
-            .enable_all()
-            .build()
-            .map_err(|e| format!("cannot start the HTTP server runtime: {e}"))
-    })
-    .as_ref()
-    .map_err(Clone::clone)
+    &RT
 }
 
 /// A bound listening socket, served by at most one service.
