@@ -644,9 +644,15 @@ pub struct Recovered {
     pub compensations: Vec<(u32, String, Option<String>)>,
 }
 
-/// Whether a compiled program can run transactions.
+/// Whether a compiled program can run transactions (a `transaction`
+/// statement, or a transactional resource, §12.2).
 pub fn uses_transactions(vm: &Vm) -> bool {
     vm.program.natives.iter().any(|n| &*n.name == "tx:run")
+        || vm
+            .program
+            .services
+            .iter()
+            .any(|s| s.resources.iter().any(|r| r.transactional))
 }
 
 /// Finishes the transactions of this instance's script that a dead process
