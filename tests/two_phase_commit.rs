@@ -357,3 +357,51 @@ async fn a_coordinator_restarted_after_its_decision_completes() {
     );
     let _ = std::fs::remove_dir_all(&root);
 }
+
+/// Sends `POST path` with `headers` to 127.0.0.1:`port`; the status line.
+fn post(port: u16, path: &str, headers: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .ok();
+    let req = format!(
+        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{headers}Content-Length: 0\r\nConnection: close\r\n\r\n"
+    );
+    s.write_all(req.as_bytes()).expect("send");
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_headers_a_transactional_resource_is_a_local_transaction() {
+    let sink = Server::always(Reply::ok("{}")).await;
+    let root = scratch("local");
+    let (da, db) = (root.join("a"), root.join("b"));
+    for d in [&da, &db] {
+        std::fs::create_dir_all(d).expect("dir");
+    }
+    let p = sink_port(&sink);
+    let ok = Participant::start(&da, p, false, 0, &[]);
+    let broken = Participant::start(&db, p, true, 0, &[]);
+    let (po, pb) = (ok.port, broken.port);
+    let (a, b) = tokio::task::spawn_blocking(move || {
+        (post(po, "/reserve/fig", ""), post(pb, "/reserve/kiwi", ""))
+    })
+    .await
+    .expect("join");
+    assert!(a.starts_with("HTTP/1.1 200"), "{a}");
+    assert!(
+        !a.to_ascii_lowercase().contains("flow-tx-participant"),
+        "{a}"
+    );
+    assert!(b.starts_with("HTTP/1.1 500"), "{b}");
+    assert_eq!(undos(&sink), vec!["/undo/kiwi"]);
+    // Control requests for unknown transactions: prepare is refused.
+    let answer = tokio::task::spawn_blocking(move || post(po, "/.flow/tx/abc/prepare", ""))
+        .await
+        .expect("join");
+    assert!(answer.starts_with("HTTP/1.1 409"), "{answer}");
+    drop((ok, broken));
+    let _ = std::fs::remove_dir_all(&root);
+}
