@@ -190,6 +190,8 @@ pub(crate) struct Checker {
     /// (`nested-transaction`, and where `commit`/`rollback`/`compensate`
     /// may appear).
     pub tx_depth: u32,
+    /// Checking a `transactional` resource's body (`compensate` allowed, §12.2).
+    pub tx_resource: bool,
     /// Inside `retry (...) transaction`: the attempt number and the retry
     /// count, for the transaction statement being checked.
     pub tx_retry: Option<(tir::Expr, tir::Expr)>,
@@ -220,6 +222,7 @@ impl Checker {
             config_diag: false,
             remote_names: FxHashMap::default(),
             tx_depth: 0,
+            tx_resource: false,
             tx_retry: None,
         }
     }

@@ -332,7 +332,9 @@ impl Checker {
             sig: r.sig.clone(),
             body: None,
         };
+        self.tx_resource = r.transactional;
         let f = self.function_body(&sig, &decl, &r.body, mi);
+        self.tx_resource = false;
         let fid = self.new_func_slot();
         self.funcs[fid.0 as usize] = Some(f);
         (fid, tys)

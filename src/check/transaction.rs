@@ -211,7 +211,7 @@ impl Checker {
         span: Span,
         out: &mut Vec<tir::Stmt>,
     ) {
-        if self.tx_depth == 0 {
+        if self.tx_depth == 0 && !self.tx_resource {
             self.outside_transaction(span, "compensate");
         }
         let ast::ExprKind::RemoteCall {

@@ -713,6 +713,10 @@ fn remote_call(vm: &Rc<Vm>, args: &[Value]) -> NativeResult {
         // Inside a transaction the call is logged before it is sent (§12.1).
         if let Some(tx) = super::tx::current() {
             tx.before_call(&name, &req)?;
+            // §12.2: a Flow service's transactional resource joins.
+            for (k, v) in super::twopc::request_headers(vm, &tx) {
+                req = req.header(k, v);
+            }
         }
         Ok(Ok((client, req, ty, mode, what)))
     })();
@@ -725,6 +729,17 @@ fn remote_call(vm: &Rc<Vm>, args: &[Value]) -> NativeResult {
     NativeResult::Suspend(Box::pin(async move {
         let result = client.call(req).await;
         let types = &vm.program.types;
+        let answered = match &result {
+            Ok(r) => Some(r),
+            Err(e) => match &e.kind {
+                ErrorKind::Status(r) => Some(r),
+                _ => None,
+            },
+        };
+        let joined = answered.and_then(|r| r.header(super::twopc::PARTICIPANT_HEADER));
+        if let (Some(url), Some(tx)) = (joined, super::tx::current()) {
+            super::twopc::joined(&tx, url).map_err(Panic::msg)?;
+        }
         Ok(match result {
             Ok(resp) => convert_response(&vm, &resp, ty, mode, &what),
             Err(e) => call_error_value(types, &e, &what),

@@ -10,6 +10,7 @@ pub mod service;
 mod strand;
 mod test;
 mod time;
+pub mod twopc;
 pub mod tx;
 
 use crate::vm::machine::{NativeFn, NativeResult};

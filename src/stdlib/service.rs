@@ -132,6 +132,12 @@ pub fn start(vm: &Rc<Vm>) -> Result<Vec<Arc<BoundListener>>, String> {
         let (tx, rx) = mpsc::unbounded_channel();
         server::serve(&listener, router, limits, tx).map_err(|e| format!("error: {e}\n"))?;
         tokio::task::spawn_local(dispatch(vm.clone(), si, rx));
+        if served.is_empty() {
+            vm.set_extension(super::twopc::CoordinatorUrl(format!(
+                "http://127.0.0.1:{}",
+                listener.port()
+            )));
+        }
         served.push(listener);
     }
     Ok(served)
@@ -146,6 +152,19 @@ async fn dispatch(vm: Rc<Vm>, si: usize, mut rx: mpsc::UnboundedReceiver<Incomin
 
 async fn run_request(vm: Rc<Vm>, si: usize, req: Incoming) {
     let program = vm.program.clone();
+    if req.route == server::TX_CONTROL {
+        let param = |k: &str| {
+            req.params
+                .iter()
+                .find(|(n, _)| n == k)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default()
+        };
+        let (status, body) = super::twopc::control(&vm, &param("id"), &param("action")).await;
+        vm.flush();
+        let _ = req.reply.send(Reply::json(status, &body));
+        return;
+    }
     let Some(resource) = program
         .services
         .get(si)
@@ -163,8 +182,38 @@ async fn run_request(vm: Rc<Vm>, si: usize, req: Incoming) {
             return;
         }
     };
-    let result = drive(Strand::new(vm.clone(), resource.func.0, args)).await;
-    let reply = match result {
+    // §12.2: a transactional resource runs in the caller's transaction
+    // (joined) or in a local one of its own.
+    let tx = if resource.transactional {
+        match super::twopc::join(&vm, &req.headers) {
+            Ok(tx) => Some(tx),
+            Err(message) => {
+                let _ = req.reply.send(Reply::error(400, &message));
+                return;
+            }
+        }
+    } else {
+        None
+    };
+    let strand = drive(Strand::new(vm.clone(), resource.func.0, args));
+    let result = match &tx {
+        Some(tx) => super::tx::run_in(tx.clone(), strand).await,
+        None => strand.await,
+    };
+    let mut participant = None;
+    if let Some(tx) = &tx {
+        let failed = !matches!(result, Ok(ref v) if !matches!(v, Value::Error(_)));
+        super::twopc::after_resource(tx, failed).await;
+        participant = super::twopc::is_participant(tx).then(|| {
+            let host = req
+                .headers
+                .iter()
+                .find(|(k, _)| k == "host")
+                .map_or("127.0.0.1", |(_, v)| v.as_str());
+            format!("http://{host}")
+        });
+    }
+    let mut reply = match result {
         Ok(v) => result_reply(&program.types, &v),
         Err(panic) => {
             let text = describe_failure(&panic, &program.types);
@@ -173,6 +222,11 @@ async fn run_request(vm: Rc<Vm>, si: usize, req: Incoming) {
             Reply::error(500, "internal error")
         }
     };
+    if let Some(url) = participant {
+        reply
+            .headers
+            .push((super::twopc::PARTICIPANT_HEADER.to_ascii_lowercase(), url));
+    }
     vm.flush();
     let _ = req.reply.send(reply);
 }

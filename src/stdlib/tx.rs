@@ -19,7 +19,7 @@ use super::http::{
 };
 use super::{arg, ready};
 use crate::runtime::http::{Client, Request, TraceEvent};
-use crate::runtime::tx::log::{Record, RecordKind, Start, TxLog, TxState};
+use crate::runtime::tx::log::{Record, RecordKind, Start, TxLog, TxState, TxSummary};
 use crate::runtime::tx::{is_alive, process_identity, StoredCall};
 use crate::vm::interp::Strand;
 use crate::vm::machine::{NativeFn, NativeResult, Vm};
@@ -45,15 +45,15 @@ pub struct TxSettings {
 }
 
 /// The instance's open log (opened lazily).
-struct LogSlot {
-    settings: TxSettings,
+pub(super) struct LogSlot {
+    pub(super) settings: TxSettings,
     log: RefCell<Option<TxLog>>,
     /// This process ([`process_identity`]).
     owner: String,
 }
 
 impl LogSlot {
-    fn of(vm: &Vm) -> Rc<LogSlot> {
+    pub(super) fn of(vm: &Vm) -> Rc<LogSlot> {
         if let Some(s) = vm.extension::<LogSlot>() {
             return s;
         }
@@ -77,7 +77,7 @@ impl LogSlot {
 
     /// Runs `f` on the open log (opening it first); `Ok(())` without
     /// writing when there is no log.
-    fn with<T: Default>(
+    pub(super) fn with<T: Default>(
         &self,
         f: impl FnOnce(&mut TxLog) -> Result<T, crate::runtime::tx::log::LogError>,
     ) -> Result<T, String> {
@@ -96,14 +96,14 @@ impl LogSlot {
 }
 
 /// A registered compensation.
-struct Compensation {
+pub(super) struct Compensation {
     n: u32,
     client: Client,
     call: StoredCall,
 }
 
 /// A compensation that did not complete.
-struct Failed {
+pub(super) struct Failed {
     n: u32,
     endpoint: String,
     method: String,
@@ -112,24 +112,45 @@ struct Failed {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Phase {
+pub(super) enum Phase {
     Active,
     Committed,
     RolledBack,
 }
 
+/// What a transaction is to this process.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Role {
+    /// Started by a `transaction` statement (a coordinator once a
+    /// transactional resource joined it).
+    Local,
+    /// A transactional resource's share of a remote transaction (§12.2).
+    Participant,
+}
+
 /// One running transaction.
 pub struct Tx {
-    id: String,
-    attempt: i64,
-    vm: Rc<Vm>,
-    log: Rc<LogSlot>,
-    phase: Cell<Phase>,
+    pub(super) id: String,
+    pub(super) role: Role,
+    /// (Coordinator) the base URLs of the participants, in joining order.
+    pub(super) participants: RefCell<Vec<String>>,
+    /// (Participant) a resource of it failed: prepare is refused.
+    pub(super) doomed: Cell<bool>,
+    pub(super) attempt: i64,
+    pub(super) vm: Rc<Vm>,
+    pub(super) log: Rc<LogSlot>,
+    pub(super) phase: Cell<Phase>,
     /// Whether the transaction has a row in the log yet.
-    logged: Cell<bool>,
-    registered: RefCell<Vec<Compensation>>,
+    pub(super) logged: Cell<bool>,
+    pub(super) registered: RefCell<Vec<Compensation>>,
     /// Compensations that did not complete when it rolled back.
-    failed: RefCell<Vec<Failed>>,
+    pub(super) failed: RefCell<Vec<Failed>>,
+}
+
+/// Runs `f` with `tx` as the task's current transaction (a transactional
+/// resource, §12.2).
+pub(crate) async fn run_in<F: std::future::Future>(tx: Rc<Tx>, f: F) -> F::Output {
+    CURRENT.scope(tx, f).await
 }
 
 /// The transaction of the running task, if any.
@@ -149,7 +170,7 @@ pub(super) fn resolve(member: &str) -> Option<NativeFn> {
     })
 }
 
-fn new_id() -> String {
+pub(super) fn new_id() -> String {
     let ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
@@ -158,7 +179,13 @@ fn new_id() -> String {
     format!("{ms:012x}{r:016x}")
 }
 
-fn tx_error(vm: &Vm, ty: &str, message: String, detail: MapObj, cause: Option<Value>) -> Value {
+pub(super) fn tx_error(
+    vm: &Vm,
+    ty: &str,
+    message: String,
+    detail: MapObj,
+    cause: Option<Value>,
+) -> Value {
     let e = error_value(&vm.program.types, ty, message, detail);
     match (e, cause) {
         (Value::Error(e), Some(c)) => Value::Error(Rc::new(ErrorObj {
@@ -173,13 +200,47 @@ fn tx_error(vm: &Vm, ty: &str, message: String, detail: MapObj, cause: Option<Va
 }
 
 impl Tx {
+    /// A new, active transaction.
+    pub(super) fn new(vm: &Rc<Vm>, id: String, attempt: i64, role: Role) -> Tx {
+        Tx {
+            id,
+            role,
+            participants: RefCell::new(Vec::new()),
+            doomed: Cell::new(false),
+            attempt,
+            vm: vm.clone(),
+            log: LogSlot::of(vm),
+            phase: Cell::new(Phase::Active),
+            logged: Cell::new(false),
+            registered: RefCell::new(Vec::new()),
+            failed: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// `ENDPOINT METHOD PATH: ERROR` of each compensation that failed.
+    pub(super) fn failed_descriptions(&self) -> Vec<String> {
+        self.failed
+            .borrow()
+            .iter()
+            .map(|f| format!("{} {} {}: {}", f.endpoint, f.method, f.path, f.error))
+            .collect()
+    }
+
     /// Writes a record (creating the transaction's row with the first).
-    fn write(&self, record: Option<Record<'_>>, state: Option<TxState>) -> Result<(), String> {
+    pub(super) fn write(
+        &self,
+        record: Option<Record<'_>>,
+        state: Option<TxState>,
+    ) -> Result<(), String> {
         let owner = self.log.owner.as_str();
         let start = (!self.logged.get()).then_some(Start {
             script: &self.log.settings.script,
             attempt: self.attempt,
             owner,
+            role: match self.role {
+                Role::Local => "local",
+                Role::Participant => "participant",
+            },
         });
         if start.is_some()
             && record
@@ -215,10 +276,15 @@ impl Tx {
 
     /// Runs the registered compensations, last first, and records the
     /// outcome; the failures are kept in `failed`.
-    async fn roll_back(&self, reason: &str) {
+    pub(super) async fn roll_back(&self, reason: &str) {
         self.phase.set(Phase::RolledBack);
         let comps = std::mem::take(&mut *self.registered.borrow_mut());
-        let decision = serde_json::json!({ "outcome": "rollback", "reason": reason });
+        let participants = self.participants.borrow().clone();
+        let decision = serde_json::json!({
+            "outcome": "rollback",
+            "reason": reason,
+            "participants": participants,
+        });
         if let Err(e) = self.write(
             Some(Record {
                 kind: RecordKind::Decision,
@@ -230,6 +296,18 @@ impl Tx {
             self.warn(&format!("{e} (the compensations still run)"));
         }
         let mut failed = Vec::new();
+        for p in &participants {
+            if let Err(e) = super::twopc::tell(&self.vm, p, &self.id, "abort").await {
+                self.warn(&format!("participant {p} was not told to abort: {e}"));
+                failed.push(Failed {
+                    n: 0,
+                    endpoint: p.clone(),
+                    method: "POST".into(),
+                    path: format!("/.flow/tx/{}/abort", self.id),
+                    error: e,
+                });
+            }
+        }
         for c in comps.iter().rev() {
             if let Some(f) = run_compensation(&self.vm, self, c.n, &c.client, &c.call).await {
                 failed.push(f);
@@ -246,7 +324,7 @@ impl Tx {
         self.failed.borrow_mut().extend(failed);
     }
 
-    fn warn(&self, msg: &str) {
+    pub(super) fn warn(&self, msg: &str) {
         self.vm.write_stderr(&format!(
             "time={} level=warn msg={:?} tx={}\n",
             super::log::timestamp(),
@@ -413,19 +491,11 @@ fn run(vm: &Rc<Vm>, args: &[Value]) -> NativeResult {
             outer.id
         ))));
     }
-    let tx = Rc::new(Tx {
-        id: new_id(),
-        attempt: match arg(args, 1) {
-            Value::Int(n) => *n,
-            _ => 0,
-        },
-        vm: vm.clone(),
-        log: LogSlot::of(vm),
-        phase: Cell::new(Phase::Active),
-        logged: Cell::new(false),
-        registered: RefCell::new(Vec::new()),
-        failed: RefCell::new(Vec::new()),
-    });
+    let attempt = match arg(args, 1) {
+        Value::Int(n) => *n,
+        _ => 0,
+    };
+    let tx = Rc::new(Tx::new(vm, new_id(), attempt, Role::Local));
     let strand = Strand::for_closure(vm.clone(), closure.clone(), Vec::new());
     NativeResult::Suspend(Box::pin(async move {
         let mut guard = CancelGuard(Some(tx.clone()));
@@ -510,6 +580,12 @@ fn commit(vm: &Rc<Vm>, _args: &[Value]) -> NativeResult {
     ready(Ok(match tx.phase.get() {
         Phase::Committed => Value::Nil,
         Phase::RolledBack => fail(format!("transaction {} was already rolled back", tx.id)),
+        Phase::Active if !tx.participants.borrow().is_empty() => {
+            let vm = vm.clone();
+            return NativeResult::Suspend(Box::pin(async move {
+                Ok(super::twopc::commit(&vm, &tx).await)
+            }));
+        }
         Phase::Active => {
             let decision = serde_json::json!({ "outcome": "commit" });
             let logged = tx.write(
@@ -568,9 +644,15 @@ pub struct Recovered {
     pub compensations: Vec<(u32, String, Option<String>)>,
 }
 
-/// Whether a compiled program can run transactions.
+/// Whether a compiled program can run transactions (a `transaction`
+/// statement, or a transactional resource, §12.2).
 pub fn uses_transactions(vm: &Vm) -> bool {
     vm.program.natives.iter().any(|n| &*n.name == "tx:run")
+        || vm
+            .program
+            .services
+            .iter()
+            .any(|s| s.resources.iter().any(|r| r.transactional))
 }
 
 /// Finishes the transactions of this instance's script that a dead process
@@ -595,73 +677,93 @@ pub async fn recover(vm: &Rc<Vm>, heuristic: bool) -> Result<Vec<Recovered>, Str
     }
     let script = slot.settings.script.clone();
     let pending = slot.with(|log| log.list(Some(&script), &states))?;
-    let mut out = Vec::new();
+    let mut out = super::twopc::recover_committing(vm, &slot).await?;
     // A transaction of a process that is still running is not ours to
     // finish.
     for t in pending.into_iter().filter(|t| !is_alive(&t.owner)) {
-        let tx = Tx {
-            id: t.id.clone(),
-            attempt: t.attempt,
-            vm: vm.clone(),
-            log: slot.clone(),
-            phase: Cell::new(Phase::RolledBack),
-            logged: Cell::new(true),
-            registered: RefCell::new(Vec::new()),
-            failed: RefCell::new(Vec::new()),
-        };
-        if t.state == TxState::Active {
-            let decision =
-                serde_json::json!({ "outcome": "rollback", "reason": "recovered after a crash" });
-            tx.write(
-                Some(Record {
-                    kind: RecordKind::Decision,
-                    n: None,
-                    data: &decision,
-                }),
-                Some(TxState::RollingBack),
-            )?;
-        }
-        let outstanding = slot.with(|log| log.outstanding(&t.id))?;
-        let mut done = Vec::new();
-        let mut any_failed = false;
-        for o in outstanding {
-            let call = StoredCall::from_json(&o.data)
-                .map_err(|e| format!("transaction {}: compensation {}: {e}", t.id, o.n))?;
-            let client = match client_named(vm, &call.endpoint) {
-                Some(c) => Ok(c),
-                None if !call.base.is_empty() => plain_client(vm, &call.base),
-                None => Err(format!(
-                    "the program has no endpoint `{}` any more",
-                    call.endpoint
-                )),
-            };
-            let text = format!("{} on {}", call.describe(), call.endpoint);
-            let failure = match client {
-                Ok(client) => run_compensation(vm, &tx, o.n, &client, &call)
-                    .await
-                    .map(|f| f.error),
-                Err(e) => Some(e),
-            };
-            any_failed |= failure.is_some();
-            done.push((o.n, text, failure));
-        }
-        let state = if any_failed {
-            TxState::Heuristic
-        } else {
-            TxState::RolledBack
-        };
-        tx.write(None, Some(state))?;
-        out.push(Recovered {
-            id: t.id,
-            was: t.state,
-            compensations: done,
-        });
+        out.push(recover_tx(vm, &slot, &t).await?);
     }
     Ok(out)
 }
 
+/// Rolls back one unfinished transaction from the log: tells its
+/// participants to abort and runs its outstanding compensations.
+async fn recover_tx(vm: &Rc<Vm>, slot: &Rc<LogSlot>, t: &TxSummary) -> Result<Recovered, String> {
+    let prepared = t.state == TxState::Prepared;
+    let tx = Tx::new(vm, t.id.clone(), t.attempt, Role::Local);
+    tx.phase.set(Phase::RolledBack);
+    tx.logged.set(true);
+    let participants = super::twopc::logged_participants(slot, &t.id)?;
+    for p in &participants {
+        if let Err(e) = super::twopc::tell(vm, p, &t.id, "abort").await {
+            tx.warn(&format!("participant {p} was not told to abort: {e}"));
+        }
+    }
+    if t.state == TxState::Active || prepared {
+        let decision =
+            serde_json::json!({ "outcome": "rollback", "reason": "recovered after a crash" });
+        tx.write(
+            Some(Record {
+                kind: RecordKind::Decision,
+                n: None,
+                data: &decision,
+            }),
+            Some(TxState::RollingBack),
+        )?;
+    }
+    let outstanding = slot.with(|log| log.outstanding(&t.id))?;
+    let mut done = Vec::new();
+    let mut any_failed = false;
+    for o in outstanding {
+        let call = StoredCall::from_json(&o.data)
+            .map_err(|e| format!("transaction {}: compensation {}: {e}", t.id, o.n))?;
+        let client = match client_named(vm, &call.endpoint) {
+            Some(c) => Ok(c),
+            None if !call.base.is_empty() => plain_client(vm, &call.base),
+            None => Err(format!(
+                "the program has no endpoint `{}` any more",
+                call.endpoint
+            )),
+        };
+        let text = format!("{} on {}", call.describe(), call.endpoint);
+        let failure = match client {
+            Ok(client) => run_compensation(vm, &tx, o.n, &client, &call)
+                .await
+                .map(|f| f.error),
+            Err(e) => Some(e),
+        };
+        any_failed |= failure.is_some();
+        done.push((o.n, text, failure));
+    }
+    let state = if any_failed {
+        TxState::Heuristic
+    } else {
+        TxState::RolledBack
+    };
+    tx.write(None, Some(state))?;
+    Ok(Recovered {
+        id: t.id.clone(),
+        was: t.state,
+        compensations: done,
+    })
+}
+
+/// Rolls back participant transaction `id` from the log (the coordinator
+/// told a restarted participant to abort).
+pub(super) async fn recover_one(vm: &Rc<Vm>, id: &str) -> Result<(), String> {
+    let slot = LogSlot::of(vm);
+    let all = slot.with(|log| log.list(None, &[]))?;
+    if let Some(t) = all.into_iter().find(|t| t.id == id) {
+        recover_tx(vm, &slot, &t).await?;
+    }
+    Ok(())
+}
+
 /// The lines `flow run` / `flow tx recover` print for a recovery.
 pub fn describe_recovery(r: &Recovered) -> String {
+    if r.was == TxState::Committing {
+        return super::twopc::describe_recovery(r);
+    }
     let mut s = format!(
         "flow: recovering transaction {} ({}): {} outstanding compensation{}\n",
         r.id,

@@ -316,6 +316,21 @@ async fn connection(
 /// The path of the built-in health check.
 pub const HEALTH_PATH: &str = "/.flow/health";
 
+/// The prefix of the two-phase-commit control paths (§12.2):
+/// `POST /.flow/tx/{id}/prepare|commit|abort`.
+pub const TX_PREFIX: &str = "/.flow/tx/";
+
+/// The [`Incoming::route`] of a two-phase-commit control request; its
+/// `params` are `id` and `action`.
+pub const TX_CONTROL: usize = usize::MAX;
+
+/// `(id, action)` of a control path.
+fn tx_control(path: &str) -> Option<(String, String)> {
+    let (id, action) = path.strip_prefix(TX_PREFIX)?.split_once('/')?;
+    (!id.is_empty() && !action.is_empty() && !action.contains('/'))
+        .then(|| (id.to_string(), action.to_string()))
+}
+
 async fn handle(req: Request<Body>, ctx: &Context) -> Response<Full<Bytes>> {
     let reply = answer(req, ctx).await;
     to_response(reply)
@@ -328,6 +343,13 @@ async fn answer(req: Request<Body>, ctx: &Context) -> Reply {
         Match::Found(i, params) => (i, params),
         Match::NotFound if method == "GET" && path == HEALTH_PATH => {
             return Reply::json(200, &serde_json::json!({ "status": "up" }));
+        }
+        Match::NotFound if method == "POST" && tx_control(&path).is_some() => {
+            let (id, action) = tx_control(&path).unwrap_or_default();
+            (
+                TX_CONTROL,
+                vec![("id".into(), id), ("action".into(), action)],
+            )
         }
         Match::NotFound => return Reply::error(404, &format!("no resource for {path}")),
         Match::MethodNotAllowed(allowed) => {

@@ -35,6 +35,12 @@ pub enum TxState {
     RollingBack,
     /// Every compensation completed.
     RolledBack,
+    /// A two-phase-commit participant voted yes and waits for the outcome
+    /// (§12.2; never rolled back by start-up recovery).
+    Prepared,
+    /// A coordinator decided commit and is telling its participants
+    /// (§12.2; start-up recovery finishes it).
+    Committing,
     /// Rolled back, but some compensations did not complete.
     Heuristic,
 }
@@ -47,6 +53,8 @@ impl TxState {
             TxState::Committed => "committed",
             TxState::RollingBack => "rolling-back",
             TxState::RolledBack => "rolled-back",
+            TxState::Prepared => "prepared",
+            TxState::Committing => "committing",
             TxState::Heuristic => "heuristic",
         }
     }
@@ -57,6 +65,8 @@ impl TxState {
             "committed" => TxState::Committed,
             "rolling-back" => TxState::RollingBack,
             "rolled-back" => TxState::RolledBack,
+            "prepared" => TxState::Prepared,
+            "committing" => TxState::Committing,
             "heuristic" => TxState::Heuristic,
             _ => return None,
         })
@@ -82,6 +92,11 @@ pub enum RecordKind {
     Compensated,
     /// A compensation failed after the endpoint's retries.
     CompensationFailed,
+    /// (Coordinator) a participant joined: `{"url": BASE}`; the row's role
+    /// becomes `coordinator`.
+    Participant,
+    /// (Participant) voted yes to prepare.
+    Prepared,
 }
 
 impl RecordKind {
@@ -93,6 +108,8 @@ impl RecordKind {
             RecordKind::Decision => "decision",
             RecordKind::Compensated => "compensated",
             RecordKind::CompensationFailed => "compensation-failed",
+            RecordKind::Participant => "participant",
+            RecordKind::Prepared => "prepared",
         }
     }
 }
@@ -106,6 +123,8 @@ pub struct Start<'a> {
     pub attempt: i64,
     /// The process running it.
     pub owner: &'a str,
+    /// `local` or `participant` (a coordinator starts as `local`).
+    pub role: &'a str,
 }
 
 /// One history record to append.
@@ -261,9 +280,9 @@ impl TxLog {
         let t = self.conn.transaction().map_err(e)?;
         if let Some(st) = start {
             t.prepare_cached(
-                "INSERT OR IGNORE INTO tx (id, script, attempt, state, owner, started_at, updated_at) VALUES (?1, ?2, ?3, 'active', ?4, ?5, ?5)",
+                "INSERT OR IGNORE INTO tx (id, script, attempt, state, owner, started_at, updated_at, role) VALUES (?1, ?2, ?3, 'active', ?4, ?5, ?5, ?6)",
             )
-            .and_then(|mut s| s.execute(params![id, st.script, st.attempt, st.owner, now]))
+            .and_then(|mut s| s.execute(params![id, st.script, st.attempt, st.owner, now, st.role]))
             .map_err(e)?;
         }
         if let Some(r) = record {
@@ -272,6 +291,11 @@ impl TxLog {
             )
             .and_then(|mut s| s.execute(params![id, r.kind.as_str(), r.n, r.data.to_string(), now]))
             .map_err(e)?;
+            if r.kind == RecordKind::Participant {
+                t.prepare_cached("UPDATE tx SET role = 'coordinator' WHERE id = ?1")
+                    .and_then(|mut s| s.execute(params![id]))
+                    .map_err(e)?;
+            }
         }
         if let Some(s) = state {
             t.prepare_cached("UPDATE tx SET state = ?2, updated_at = ?3 WHERE id = ?1")
@@ -368,6 +392,23 @@ impl TxLog {
         Ok(out)
     }
 
+    /// The data of `id`'s records of `kind`, oldest first.
+    pub fn records(&self, id: &str, kind: RecordKind) -> Result<Vec<serde_json::Value>, LogError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT data FROM tx_record WHERE tx = ?1 AND kind = ?2 ORDER BY seq")
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map(params![id, kind.as_str()], |r| r.get::<_, String>(0))
+            .map_err(|e| self.err(e))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let text = row.map_err(|e| self.err(e))?;
+            out.push(serde_json::from_str(&text).unwrap_or(serde_json::Value::Null));
+        }
+        Ok(out)
+    }
+
     /// The state of transaction `id`, if it is in the log.
     pub fn state(&self, id: &str) -> Result<Option<TxState>, LogError> {
         let s: Option<String> = self
@@ -409,6 +450,7 @@ mod tests {
                 script: "s.flow",
                 attempt: 0,
                 owner: "test",
+                role: "local",
             });
             let rec = Record {
                 kind: RecordKind::Compensation,

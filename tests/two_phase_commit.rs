@@ -1,0 +1,407 @@
+//! Distributed transactions (§12.2) end to end: two participant processes
+//! (`flow run` of a service with a transactional resource, on port 0) and
+//! a coordinator process whose transaction calls both; their compensations
+//! go to a recording server in the test. Crashes are simulated with the
+//! runtime's `FLOW_TX_TEST_EXIT` hook (the process exits at that point).
+
+use server::{Reply, Server};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+#[path = "support/server.rs"]
+mod server;
+
+const PARTICIPANT: &str = r#"import http;
+import io;
+
+configurable int port = 0;
+configurable int sink = 1;
+configurable boolean broken = false;
+
+endpoint undo = http:client(`http://127.0.0.1:${sink}`);
+
+final http:Listener l = http:listener(port, "127.0.0.1");
+
+service on l {
+    transactional post "/reserve/{item}" (string item) returns string|error {
+        compensate undo->post(`/undo/${item}`, {});
+        if broken {
+            return error("out of stock");
+        }
+        return "reserved";
+    }
+}
+
+public function main() {
+    io:println("port=", http:listenerPort(l));
+}
+"#;
+
+const COORDINATOR: &str = r#"import http;
+import io;
+
+configurable int a = 1;
+configurable int b = 1;
+configurable boolean work = true;
+
+endpoint pa = http:client(`http://127.0.0.1:${a}`);
+endpoint pb = http:client(`http://127.0.0.1:${b}`);
+
+public function main() {
+    if !work {
+        return;
+    }
+    transaction {
+        string ra = check pa->post("/reserve/apple", {});
+        string|error rb = pb->post("/reserve/pear", {});
+        if rb is error {
+            io:println("b failed");
+        }
+        io:println("a: ", ra);
+        error? c = commit;
+        if c is error {
+            io:println("commit failed: ", c.message());
+        } else {
+            io:println("committed");
+        }
+    } on fail var e {
+        io:println("failed: ", e.message());
+    }
+}
+"#;
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target/tmp-2pc-tests")
+        .join(format!("{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch directory");
+    dir
+}
+
+fn flow(dir: &Path, args: &[String], envs: &[(&str, &str)]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_flow"));
+    cmd.args(args)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .env("FLOW_TX_PHASE2_DEADLINE_MS", "20000");
+    for (k, _) in std::env::vars_os() {
+        let k = k.to_string_lossy().into_owned();
+        if k.starts_with("FLOW_CONFIG_") || k.ends_with("_PROXY") || k.ends_with("_proxy") {
+            cmd.env_remove(k);
+        }
+    }
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    cmd
+}
+
+/// A running participant.
+struct Participant {
+    child: Option<Child>,
+    port: u16,
+}
+
+impl Participant {
+    /// Starts the participant script in `dir` (port 0 unless `port`).
+    fn start(dir: &Path, sink: u16, fail: bool, port: u16, envs: &[(&str, &str)]) -> Participant {
+        std::fs::write(dir.join("main.flow"), PARTICIPANT).expect("write the script");
+        let args = [
+            "run",
+            "--trace",
+            "-C",
+            &format!("port={port}"),
+            "-C",
+            &format!("sink={sink}"),
+            "-C",
+            &format!("broken={fail}"),
+            "main.flow",
+        ]
+        .map(str::to_string);
+        let mut child = flow(dir, &args, envs).spawn().expect("start flow");
+        let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+        let mut line = String::new();
+        stdout.read_line(&mut line).expect("read the port line");
+        let port = line
+            .trim()
+            .strip_prefix("port=")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("expected port=N, got {line:?}"));
+        Participant {
+            child: Some(child),
+            port,
+        }
+    }
+
+    /// Waits until the process exits by itself (a simulated crash).
+    fn wait_exit(&mut self) -> String {
+        let child = self.child.take().expect("running");
+        let out = child.wait_with_output().expect("wait");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+
+    /// Kills the process; its stderr (the `--trace` lines).
+    fn stop(mut self) -> String {
+        let mut child = self.child.take().expect("running");
+        let _ = child.kill();
+        let out = child.wait_with_output().expect("wait");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+}
+
+impl Drop for Participant {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn coordinator_args(a: u16, b: u16, work: bool) -> Vec<String> {
+    [
+        "run",
+        "-C",
+        &format!("a={a}"),
+        "-C",
+        &format!("b={b}"),
+        "-C",
+        &format!("work={work}"),
+        "main.flow",
+    ]
+    .map(str::to_string)
+    .to_vec()
+}
+
+/// Runs the coordinator to its end: exit code, stdout, stderr.
+fn run_coordinator(dir: &Path, args: &[String], envs: &[(&str, &str)]) -> (i32, String, String) {
+    std::fs::write(dir.join("main.flow"), COORDINATOR).expect("write the script");
+    let out = flow(dir, args, envs).output().expect("run flow");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn undos(sink: &Server) -> Vec<String> {
+    let mut v: Vec<String> = sink
+        .seen()
+        .iter()
+        .filter(|s| s.target.starts_with("/undo/"))
+        .map(|s| s.target.clone())
+        .collect();
+    v.sort();
+    v
+}
+
+fn sink_port(sink: &Server) -> u16 {
+    sink.url()
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("sink port")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn both_participants_prepare_and_commit() {
+    let sink = Server::always(Reply::ok("{}")).await;
+    let root = scratch("commit");
+    let (da, db, dc) = (root.join("a"), root.join("b"), root.join("c"));
+    for d in [&da, &db, &dc] {
+        std::fs::create_dir_all(d).expect("dir");
+    }
+    let p = sink_port(&sink);
+    let a = Participant::start(&da, p, false, 0, &[]);
+    let b = Participant::start(&db, p, false, 0, &[]);
+    let dc2 = dc.clone();
+    let args = coordinator_args(a.port, b.port, true);
+    let (code, out, err) = tokio::task::spawn_blocking(move || run_coordinator(&dc2, &args, &[]))
+        .await
+        .expect("join");
+    assert_eq!(code, 0, "stdout: {out}\nstderr: {err}");
+    assert_eq!(out, "a: reserved\ncommitted\n", "stderr: {err}");
+    for trace in [a.stop(), b.stop()] {
+        assert!(trace.contains(": prepare\n"), "{trace}");
+        assert!(trace.contains(": vote yes\n"), "{trace}");
+        assert!(trace.contains(": commit\n"), "{trace}");
+        assert!(!trace.contains(": abort\n"), "{trace}");
+    }
+    assert!(
+        undos(&sink).is_empty(),
+        "compensations ran: {:?}",
+        undos(&sink)
+    );
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_prepare_aborts_everyone() {
+    let sink = Server::always(Reply::ok("{}")).await;
+    let root = scratch("refuse");
+    let (da, db, dc) = (root.join("a"), root.join("b"), root.join("c"));
+    for d in [&da, &db, &dc] {
+        std::fs::create_dir_all(d).expect("dir");
+    }
+    let p = sink_port(&sink);
+    let a = Participant::start(&da, p, false, 0, &[]);
+    let b = Participant::start(&db, p, true, 0, &[]);
+    let dc2 = dc.clone();
+    let args = coordinator_args(a.port, b.port, true);
+    let (code, out, err) = tokio::task::spawn_blocking(move || run_coordinator(&dc2, &args, &[]))
+        .await
+        .expect("join");
+    assert_eq!(code, 0, "stdout: {out}\nstderr: {err}");
+    assert!(
+        out.starts_with("b failed\na: reserved\ncommit failed: transaction "),
+        "{out}"
+    );
+    assert!(
+        out.contains(" aborted: participant http://127.0.0.1:"),
+        "{out}"
+    );
+    assert!(out.contains("refused to prepare"), "{out}");
+    let (ta, tb) = (a.stop(), b.stop());
+    assert!(
+        ta.contains(": abort\n") && !ta.contains(": commit\n"),
+        "{ta}"
+    );
+    assert!(tb.contains(": vote no\n"), "{tb}");
+    assert_eq!(undos(&sink), vec!["/undo/apple", "/undo/pear"]);
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_participant_restarted_before_commit_completes() {
+    let sink = Server::always(Reply::ok("{}")).await;
+    let root = scratch("participant-crash");
+    let (da, db, dc) = (root.join("a"), root.join("b"), root.join("c"));
+    for d in [&da, &db, &dc] {
+        std::fs::create_dir_all(d).expect("dir");
+    }
+    let p = sink_port(&sink);
+    let mut a = Participant::start(
+        &da,
+        p,
+        false,
+        0,
+        &[("FLOW_TX_TEST_EXIT", "participant-commit")],
+    );
+    let b = Participant::start(&db, p, false, 0, &[]);
+    let port_a = a.port;
+    let dc2 = dc.clone();
+    let args = coordinator_args(a.port, b.port, true);
+    let coordinator = tokio::task::spawn_blocking(move || run_coordinator(&dc2, &args, &[]));
+    // A dies when the commit arrives (after it prepared).
+    let crashed = tokio::task::spawn_blocking(move || a.wait_exit())
+        .await
+        .expect("join");
+    assert!(crashed.contains(": vote yes\n"), "{crashed}");
+    let a = Participant::start(&da, p, false, port_a, &[]);
+    let (code, out, err) = coordinator.await.expect("join");
+    assert_eq!(code, 0, "stdout: {out}\nstderr: {err}");
+    assert_eq!(out, "a: reserved\ncommitted\n", "stderr: {err}");
+    let ta = a.stop();
+    assert!(ta.contains(": commit\n"), "{ta}");
+    assert!(b.stop().contains(": commit\n"));
+    assert!(
+        undos(&sink).is_empty(),
+        "compensations ran: {:?}",
+        undos(&sink)
+    );
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_coordinator_restarted_after_its_decision_completes() {
+    let sink = Server::always(Reply::ok("{}")).await;
+    let root = scratch("coordinator-crash");
+    let (da, db, dc) = (root.join("a"), root.join("b"), root.join("c"));
+    for d in [&da, &db, &dc] {
+        std::fs::create_dir_all(d).expect("dir");
+    }
+    let p = sink_port(&sink);
+    let a = Participant::start(&da, p, false, 0, &[]);
+    let b = Participant::start(&db, p, false, 0, &[]);
+    let (dc2, args) = (dc.clone(), coordinator_args(a.port, b.port, true));
+    let (code, out, _) = tokio::task::spawn_blocking(move || {
+        run_coordinator(
+            &dc2,
+            &args,
+            &[("FLOW_TX_TEST_EXIT", "coordinator-decision")],
+        )
+    })
+    .await
+    .expect("join");
+    assert_eq!(code, 3, "the crash hook exits 3: {out}");
+    assert_eq!(out, "a: reserved\n");
+    let (dc2, args) = (dc.clone(), coordinator_args(a.port, b.port, false));
+    let (code, out, err) = tokio::task::spawn_blocking(move || run_coordinator(&dc2, &args, &[]))
+        .await
+        .expect("join");
+    assert_eq!(code, 0, "stdout: {out}\nstderr: {err}");
+    assert!(err.contains("(committing): 2 participants\n"), "{err}");
+    assert!(err.ends_with(": committed\n"), "{err}");
+    for trace in [a.stop(), b.stop()] {
+        assert!(trace.contains(": vote yes\n"), "{trace}");
+        assert!(trace.contains(": commit\n"), "{trace}");
+    }
+    assert!(
+        undos(&sink).is_empty(),
+        "compensations ran: {:?}",
+        undos(&sink)
+    );
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+/// Sends `POST path` with `headers` to 127.0.0.1:`port`; the status line.
+fn post(port: u16, path: &str, headers: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .ok();
+    let req = format!(
+        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{headers}Content-Length: 0\r\nConnection: close\r\n\r\n"
+    );
+    s.write_all(req.as_bytes()).expect("send");
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_headers_a_transactional_resource_is_a_local_transaction() {
+    let sink = Server::always(Reply::ok("{}")).await;
+    let root = scratch("local");
+    let (da, db) = (root.join("a"), root.join("b"));
+    for d in [&da, &db] {
+        std::fs::create_dir_all(d).expect("dir");
+    }
+    let p = sink_port(&sink);
+    let ok = Participant::start(&da, p, false, 0, &[]);
+    let broken = Participant::start(&db, p, true, 0, &[]);
+    let (po, pb) = (ok.port, broken.port);
+    let (a, b) = tokio::task::spawn_blocking(move || {
+        (post(po, "/reserve/fig", ""), post(pb, "/reserve/kiwi", ""))
+    })
+    .await
+    .expect("join");
+    assert!(a.starts_with("HTTP/1.1 200"), "{a}");
+    assert!(
+        !a.to_ascii_lowercase().contains("flow-tx-participant"),
+        "{a}"
+    );
+    assert!(b.starts_with("HTTP/1.1 500"), "{b}");
+    assert_eq!(undos(&sink), vec!["/undo/kiwi"]);
+    // Control requests for unknown transactions: prepare is refused.
+    let answer = tokio::task::spawn_blocking(move || post(po, "/.flow/tx/abc/prepare", ""))
+        .await
+        .expect("join");
+    assert!(answer.starts_with("HTTP/1.1 409"), "{answer}");
+    drop((ok, broken));
+    let _ = std::fs::remove_dir_all(&root);
+}
