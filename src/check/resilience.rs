@@ -691,9 +691,6 @@ impl Checker {
     }
 }
 
-/// Rewrites each `break`/`continue` of a `retry` body that is not inside one
-/// of the body's own loops into `$exit = 1|2; break;` (leaving the synthetic
-
 impl Checker {
     /// Where the failures of a body run as a closure (`timeout`,
     /// `transaction`) go, together with `own`, the statement's own error
@@ -738,6 +735,8 @@ impl Checker {
     }
 }
 
+/// Rewrites each `break`/`continue` of a `retry` body that is not inside one
+/// of the body's own loops into `$exit = 1|2; break;` (leaving the synthetic
 /// retry loop); returns whether there was any.
 fn redirect_loop_exits(stmts: &mut [tir::Stmt], exit: LocalId) -> bool {
     let mut any = false;
