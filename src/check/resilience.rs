@@ -476,19 +476,7 @@ impl Checker {
         // The body returned `true`: the limit ran out.
         let on_true = vec![stmt(
             StmtKind::If {
-                cond: expr(
-                    ExprKind::Binary(
-                        BinOp::Eq,
-                        Box::new(local(r, run_ret, span)),
-                        Box::new(expr(
-                            ExprKind::Lit(Literal::Bool(true)),
-                            TyId::BOOLEAN,
-                            span,
-                        )),
-                    ),
-                    TyId::BOOLEAN,
-                    span,
-                ),
+                cond: is_true(r, run_ret, span),
                 then: block(vec![stmt(StmtKind::Fail(timed_out), span)]),
                 otherwise: block(Vec::new()),
             },
@@ -809,6 +797,24 @@ pub(super) fn finish_closure_statement(
         span,
     ));
     out.push(stmt(StmtKind::Block(block(stmts)), span));
+}
+
+/// `r == true`: whether a body closure's result (of type `run_ret`) says
+/// the statement's own outcome happened (timed out, rolled back).
+pub(super) fn is_true(r: LocalId, run_ret: TyId, span: Span) -> tir::Expr {
+    expr(
+        ExprKind::Binary(
+            BinOp::Eq,
+            Box::new(local(r, run_ret, span)),
+            Box::new(expr(
+                ExprKind::Lit(Literal::Bool(true)),
+                TyId::BOOLEAN,
+                span,
+            )),
+        ),
+        TyId::BOOLEAN,
+        span,
+    )
 }
 
 pub(super) fn expr(kind: ExprKind, ty: TyId, span: Span) -> tir::Expr {

@@ -30,7 +30,7 @@
 
 use super::checker::{Checker, ItemRef};
 use super::resilience::{
-    block, expr, finish_closure_statement, int, let_stmt, local, stmt, BodyClosure,
+    block, expr, finish_closure_statement, int, is_true, let_stmt, stmt, BodyClosure,
 };
 use super::tir::{self, BinOp, Callee, ExprKind, Literal, StmtKind};
 use super::types::{TyId, TyKind};
@@ -155,19 +155,7 @@ impl Checker {
         let TyKind::Error(id) = *self.types.kind(tx_error) else {
             return Vec::new();
         };
-        let rolled_back = expr(
-            ExprKind::Binary(
-                BinOp::Eq,
-                Box::new(local(r, run_ret, span)),
-                Box::new(expr(
-                    ExprKind::Lit(Literal::Bool(true)),
-                    TyId::BOOLEAN,
-                    span,
-                )),
-            ),
-            TyId::BOOLEAN,
-            span,
-        );
+        let rolled_back = is_true(r, run_ret, span);
         let more = expr(
             ExprKind::Binary(BinOp::LtInt, Box::new(n), Box::new(count)),
             TyId::BOOLEAN,
