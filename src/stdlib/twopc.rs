@@ -401,19 +401,7 @@ pub async fn after_resource(tx: &Rc<Tx>, failed: bool) {
     if failed {
         tx.roll_back("the resource failed").await;
     } else {
-        let decision = json!({ "outcome": "commit" });
-        if let Err(e) = tx.write(
-            Some(Record {
-                kind: RecordKind::Decision,
-                n: None,
-                data: &decision,
-            }),
-            Some(TxState::Committed),
-        ) {
-            tx.warn(&e);
-        }
-        tx.phase.set(Phase::Committed);
-        tx.registered.borrow_mut().clear();
+        after_commit(tx);
     }
 }
 
