@@ -729,16 +729,18 @@ fn remote_call(vm: &Rc<Vm>, args: &[Value]) -> NativeResult {
     NativeResult::Suspend(Box::pin(async move {
         let result = client.call(req).await;
         let types = &vm.program.types;
-        let answered = match &result {
-            Ok(r) => Some(r),
-            Err(e) => match &e.kind {
-                ErrorKind::Status(r) => Some(r),
-                _ => None,
-            },
-        };
-        let joined = answered.and_then(|r| r.header(super::twopc::PARTICIPANT_HEADER));
-        if let (Some(url), Some(tx)) = (joined, super::tx::current()) {
-            super::twopc::joined(&tx, url).map_err(Panic::msg)?;
+        // Only a call inside a transaction looks for a joining participant.
+        if let Some(tx) = super::tx::current() {
+            let answered = match &result {
+                Ok(r) => Some(r),
+                Err(e) => match &e.kind {
+                    ErrorKind::Status(r) => Some(r),
+                    _ => None,
+                },
+            };
+            if let Some(url) = answered.and_then(|r| r.header(super::twopc::PARTICIPANT_HEADER)) {
+                super::twopc::joined(&tx, url).map_err(Panic::msg)?;
+            }
         }
         Ok(match result {
             Ok(resp) => convert_response(&vm, &resp, ty, mode, &what),
