@@ -207,15 +207,23 @@ fn sink_port(sink: &Server) -> u16 {
         .expect("sink port")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn both_participants_prepare_and_commit() {
+/// The recording server compensations go to, its port, and a scratch
+/// directory with one folder per process: participants `a` and `b`, the
+/// coordinator `c`.
+async fn scene(name: &str) -> (Server, u16, PathBuf, [PathBuf; 3]) {
     let sink = Server::always(Reply::ok("{}")).await;
-    let root = scratch("commit");
-    let (da, db, dc) = (root.join("a"), root.join("b"), root.join("c"));
-    for d in [&da, &db, &dc] {
+    let root = scratch(name);
+    let dirs = ["a", "b", "c"].map(|d| root.join(d));
+    for d in &dirs {
         std::fs::create_dir_all(d).expect("dir");
     }
     let p = sink_port(&sink);
+    (sink, p, root, dirs)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn both_participants_prepare_and_commit() {
+    let (sink, p, root, [da, db, dc]) = scene("commit").await;
     let a = Participant::start(&da, p, false, 0, &[]);
     let b = Participant::start(&db, p, false, 0, &[]);
     let dc2 = dc.clone();
@@ -241,13 +249,7 @@ async fn both_participants_prepare_and_commit() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_prepare_aborts_everyone() {
-    let sink = Server::always(Reply::ok("{}")).await;
-    let root = scratch("refuse");
-    let (da, db, dc) = (root.join("a"), root.join("b"), root.join("c"));
-    for d in [&da, &db, &dc] {
-        std::fs::create_dir_all(d).expect("dir");
-    }
-    let p = sink_port(&sink);
+    let (sink, p, root, [da, db, dc]) = scene("refuse").await;
     let a = Participant::start(&da, p, false, 0, &[]);
     let b = Participant::start(&db, p, true, 0, &[]);
     let dc2 = dc.clone();
@@ -277,13 +279,7 @@ async fn a_refused_prepare_aborts_everyone() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_participant_restarted_before_commit_completes() {
-    let sink = Server::always(Reply::ok("{}")).await;
-    let root = scratch("participant-crash");
-    let (da, db, dc) = (root.join("a"), root.join("b"), root.join("c"));
-    for d in [&da, &db, &dc] {
-        std::fs::create_dir_all(d).expect("dir");
-    }
-    let p = sink_port(&sink);
+    let (sink, p, root, [da, db, dc]) = scene("participant-crash").await;
     let mut a = Participant::start(
         &da,
         p,
@@ -318,13 +314,7 @@ async fn a_participant_restarted_before_commit_completes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_coordinator_restarted_after_its_decision_completes() {
-    let sink = Server::always(Reply::ok("{}")).await;
-    let root = scratch("coordinator-crash");
-    let (da, db, dc) = (root.join("a"), root.join("b"), root.join("c"));
-    for d in [&da, &db, &dc] {
-        std::fs::create_dir_all(d).expect("dir");
-    }
-    let p = sink_port(&sink);
+    let (sink, p, root, [da, db, dc]) = scene("coordinator-crash").await;
     let a = Participant::start(&da, p, false, 0, &[]);
     let b = Participant::start(&db, p, false, 0, &[]);
     let (dc2, args) = (dc.clone(), coordinator_args(a.port, b.port, true));
