@@ -12,14 +12,11 @@
 //! Prints per concurrency: elapsed time and requests per second of each
 //! client, and the Flow/reqwest ratio (target >= 0.9).
 
-use http_body_util::Full;
-use hyper::body::{Bytes, Incoming};
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
-use std::convert::Infallible;
 use std::process::Command;
 use std::time::{Duration, Instant};
+
+#[path = "support/fixed_server.rs"]
+mod fixed_server;
 
 fn main() {
     let n: usize = std::env::var("N")
@@ -39,7 +36,7 @@ fn main() {
         println!("{}", reqwest_loop(port, n, workers).as_micros());
         return;
     }
-    let port = start_server();
+    let port = fixed_server::start_server(b"pong", None);
     if std::env::var_os("SERVE_ONLY").is_some() {
         // For profiling: serve until killed.
         println!("listening on 127.0.0.1:{port}");
@@ -69,40 +66,6 @@ fn main() {
             rps(flow) / rps(rust)
         );
     }
-}
-
-/// A hyper HTTP/1.1 server on its own thread answering `pong`.
-fn start_server() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
-    let port = listener.local_addr().expect("local address").port();
-    listener
-        .set_nonblocking(true)
-        .expect("non-blocking listener");
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("server runtime");
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    continue;
-                };
-                tokio::spawn(async move {
-                    let service = service_fn(|_req: hyper::Request<Incoming>| async {
-                        Ok::<_, Infallible>(hyper::Response::new(Full::new(Bytes::from_static(
-                            b"pong",
-                        ))))
-                    });
-                    let _ = http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-            }
-        });
-    });
-    port
 }
 
 /// `n` GETs with one reqwest client, by `workers` tasks each doing its

@@ -12,21 +12,18 @@
 //!
 //! Prints p50 and p99 of both variants and their difference.
 
-use http_body_util::Full;
-use hyper::body::{Bytes, Incoming};
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
-use std::convert::Infallible;
 use std::path::Path;
 use std::process::Command;
+
+#[path = "support/fixed_server.rs"]
+mod fixed_server;
 
 fn main() {
     let n: usize = std::env::var("N")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1000);
-    let port = start_server();
+    let port = fixed_server::start_server(b"{}", Some("application/json"));
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let log = std::env::var_os("TX_LOG")
         .map(std::path::PathBuf::from)
@@ -82,41 +79,4 @@ fn main() {
         pct(&tx, 0.5) - pct(&plain, 0.5),
         pct(&tx, 0.99) - pct(&plain, 0.99)
     );
-}
-
-/// A hyper HTTP/1.1 server on its own thread answering `{}` as JSON.
-fn start_server() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
-    let port = listener.local_addr().expect("local address").port();
-    listener
-        .set_nonblocking(true)
-        .expect("non-blocking listener");
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("server runtime");
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    continue;
-                };
-                tokio::spawn(async move {
-                    let service = service_fn(|_req: hyper::Request<Incoming>| async {
-                        let mut resp = hyper::Response::new(Full::new(Bytes::from_static(b"{}")));
-                        resp.headers_mut().insert(
-                            hyper::header::CONTENT_TYPE,
-                            hyper::header::HeaderValue::from_static("application/json"),
-                        );
-                        Ok::<_, Infallible>(resp)
-                    });
-                    let _ = http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-            }
-        });
-    });
-    port
 }
