@@ -349,11 +349,27 @@ fn run(file: &Path, args: Vec<String>, options: &RunOptions) -> i32 {
         Err(code) => return code,
     };
     vm.set_extension(tx::settings(file, options.tx_log.clone()));
+    vm.set_extension(service_vms(&vm));
     let outcome = runtime::run_main_then_exit(vm, args);
     if let Outcome::Failure(text) = &outcome {
         eprint!("{text}");
     }
     outcome.exit_code()
+}
+
+/// How many VM instances an isolated service may run on: one per core, or
+/// `FLOW_SERVICE_VMS` (which also reports the chosen mode on stderr; used
+/// by the tests).
+fn service_vms(vm: &Vm) -> crate::stdlib::vms::ServiceVms {
+    let forced = std::env::var("FLOW_SERVICE_VMS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok());
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    crate::stdlib::vms::ServiceVms {
+        count: forced.unwrap_or(cores).clamp(1, 64),
+        make: crate::stdlib::vms::process_factory(vm),
+        report: forced.is_some(),
+    }
 }
 
 /// `flow check --endpoints`: runs the initialisers of a checked file and

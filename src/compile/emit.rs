@@ -37,6 +37,7 @@ pub fn compile(program: tir::Program, sources: Arc<SourceMap>) -> CompiledProgra
             .iter()
             .map(|g| GlobalInfo {
                 name: Arc::from(&*g.name),
+                is_final: g.is_final,
             })
             .collect(),
         init: program.init.0,

@@ -6,6 +6,7 @@
 //! array methods are compiled to loops, so the VM never re-enters itself.
 
 mod emit;
+pub mod isolation;
 pub mod op;
 pub mod program;
 

@@ -50,6 +50,9 @@ pub struct Proto {
 pub struct GlobalInfo {
     /// Qualified name.
     pub name: Arc<str>,
+    /// Declared `const`, `final`, `configurable` or `endpoint`: assigned
+    /// only by the module initialiser.
+    pub is_final: bool,
 }
 
 /// A whole compiled program.

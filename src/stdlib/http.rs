@@ -84,7 +84,7 @@ pub(super) fn resolve(member: &str) -> Option<NativeFn> {
 
 // ---- values ------------------------------------------------------------------
 
-fn host_value(client: Client, name: String) -> Value {
+pub(crate) fn host_value(client: Client, name: String) -> Value {
     Value::Host(Rc::new(HostObj {
         type_name: CLIENT_TYPE,
         label: format!("{CLIENT_TYPE}{{{name}}}"),

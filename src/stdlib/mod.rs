@@ -12,6 +12,7 @@ mod test;
 mod time;
 pub mod twopc;
 pub mod tx;
+pub mod vms;
 
 use crate::vm::machine::{NativeFn, NativeResult};
 use crate::vm::value::{Panic, Value, VmResult};

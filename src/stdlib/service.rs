@@ -53,6 +53,20 @@ fn listener_of(v: &Value) -> VmResult<&Arc<BoundListener>> {
     }
 }
 
+/// The listener of an `http:Listener` value.
+pub(crate) fn listener_inner(v: &Value) -> Option<Arc<BoundListener>> {
+    listener_of(v).ok().cloned()
+}
+
+/// An `http:Listener` value for `inner` printing as `label`.
+pub(crate) fn listener_value(inner: Arc<BoundListener>, label: &str) -> Value {
+    Value::Host(Rc::new(HostObj {
+        type_name: LISTENER_TYPE,
+        label: label.to_string(),
+        value: Box::new(ListenerObj { inner }),
+    }))
+}
+
 fn type_error(v: &Value) -> Panic {
     Panic::msg(format!(
         "internal type error: expected {LISTENER_TYPE}, found {}",
@@ -108,14 +122,18 @@ fn close(_vm: &Rc<Vm>, args: &[Value]) -> NativeResult {
     }))
 }
 
-/// Serves every service of the program (after the initialiser ran): each
-/// listener's connections on the server runtime, each request in a strand
-/// of this VM. Returns the served listeners.
+/// Serves every service of the program (after the initialiser ran).
+/// Returns the served listeners.
+///
+/// When the services are isolated and the host allows it
+/// ([`super::vms::plan`]), every VM thread serves its share of the
+/// connections from parsing to answer; otherwise each listener's
+/// connections run on the server runtime and each request in a strand of
+/// this VM.
 pub fn start(vm: &Rc<Vm>) -> Result<Vec<Arc<BoundListener>>, String> {
     let program = vm.program.clone();
-    let limits = settings(vm).server;
-    let mut served = Vec::new();
-    for (si, service) in program.services.iter().enumerate() {
+    let mut listeners = Vec::new();
+    for service in &program.services {
         let value = vm
             .globals
             .borrow()
@@ -125,22 +143,148 @@ pub fn start(vm: &Rc<Vm>) -> Result<Vec<Arc<BoundListener>>, String> {
         let listener = listener_of(&value)
             .map_err(|_| "error: a service has no listener".to_string())?
             .clone();
-        let mut router = Router::default();
-        for r in &service.resources {
-            router.add(&r.method, &r.path);
-        }
-        let (tx, rx) = mpsc::unbounded_channel();
-        server::serve(&listener, router, limits, tx).map_err(|e| format!("error: {e}\n"))?;
-        tokio::task::spawn_local(dispatch(vm.clone(), si, rx));
-        if served.is_empty() {
-            vm.set_extension(super::twopc::CoordinatorUrl(format!(
-                "http://127.0.0.1:{}",
-                listener.port()
-            )));
-        }
-        served.push(listener);
+        listeners.push(listener);
     }
-    Ok(served)
+    if let Some(first) = listeners.first() {
+        vm.set_extension(super::twopc::CoordinatorUrl(format!(
+            "http://127.0.0.1:{}",
+            first.port()
+        )));
+    }
+    match super::vms::plan(vm) {
+        Some(plan) if !listeners.is_empty() => start_on_threads(vm, &listeners, plan)?,
+        _ => start_on_vm_thread(vm, &listeners)?,
+    }
+    Ok(listeners)
+}
+
+fn router(vm: &Vm, si: usize) -> Router {
+    let mut router = Router::default();
+    for r in vm
+        .program
+        .services
+        .get(si)
+        .map_or(&[][..], |s| &s.resources)
+    {
+        router.add(&r.method, &r.path);
+    }
+    router
+}
+
+/// One VM: connections on the server runtime, requests over a channel.
+fn start_on_vm_thread(vm: &Rc<Vm>, listeners: &[Arc<BoundListener>]) -> Result<(), String> {
+    let limits = settings(vm).server;
+    for (si, listener) in listeners.iter().enumerate() {
+        let (tx, rx) = mpsc::unbounded_channel();
+        server::serve(listener, router(vm, si), limits, tx).map_err(|e| format!("error: {e}\n"))?;
+        tokio::task::spawn_local(dispatch(vm.clone(), si, rx));
+    }
+    Ok(())
+}
+
+/// One VM per thread: this one and `plan.vms.count - 1` new threads, each
+/// with its own instance (made by the host's factory, with the module
+/// variables of the plan copied in) serving its share of every listener.
+fn start_on_threads(
+    vm: &Rc<Vm>,
+    listeners: &[Arc<BoundListener>],
+    plan: super::vms::Plan,
+) -> Result<(), String> {
+    let limits = settings(vm).server;
+    let count = plan.vms.count;
+    let mut shares: Vec<Vec<server::Share>> = (0..count).map(|_| Vec::new()).collect();
+    for listener in listeners {
+        let per_thread =
+            server::serve_shared(listener, count).map_err(|e| format!("error: {e}\n"))?;
+        for (t, share) in per_thread.into_iter().enumerate() {
+            shares[t].push(share);
+        }
+    }
+    let mut shares = shares.into_iter();
+    let own = shares.next().unwrap_or_default();
+    let globals = Arc::new(plan.globals);
+    let mut started = Vec::new();
+    for (t, thread_shares) in shares.enumerate() {
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let make = plan.vms.make.clone();
+        let globals = globals.clone();
+        let listeners = listeners.to_vec();
+        std::thread::Builder::new()
+            .name(format!("flow-vm-{}", t + 1))
+            .stack_size(8 << 20)
+            .spawn(move || {
+                let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                else {
+                    let _ = ready_tx.send(Err("cannot start a runtime".to_string()));
+                    return;
+                };
+                let local = tokio::task::LocalSet::new();
+                local.block_on(&rt, async move {
+                    let vm = match make() {
+                        Ok(vm) => vm,
+                        Err(e) => {
+                            let _ = ready_tx.send(Err(e));
+                            return;
+                        }
+                    };
+                    {
+                        let mut values = vm.globals.borrow_mut();
+                        for (g, v) in globals.iter() {
+                            if let Some(slot) = values.get_mut(*g) {
+                                *slot = v.to_value();
+                            }
+                        }
+                    }
+                    let _ = ready_tx.send(Ok(()));
+                    serve_shares(&vm, thread_shares, &listeners, limits).await;
+                    vm.flush();
+                });
+            })
+            .map_err(|e| format!("error: cannot start a service thread: {e}\n"))?;
+        started.push(ready_rx);
+    }
+    for ready in started {
+        match ready.recv() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(format!("error: cannot start a service instance: {e}\n")),
+            Err(_) => return Err("error: a service thread stopped while starting\n".into()),
+        }
+    }
+    let vm = vm.clone();
+    let listeners = listeners.to_vec();
+    tokio::task::spawn_local(async move {
+        serve_shares(&vm, own, &listeners, limits).await;
+    });
+    Ok(())
+}
+
+/// Serves this thread's share of every listener with this thread's VM.
+async fn serve_shares(
+    vm: &Rc<Vm>,
+    shares: Vec<server::Share>,
+    listeners: &[Arc<BoundListener>],
+    limits: server::ServerLimits,
+) {
+    let mut tasks = Vec::new();
+    for (si, (share, listener)) in shares.into_iter().zip(listeners).enumerate() {
+        let run = {
+            let vm = vm.clone();
+            move |req: Incoming| {
+                tokio::task::spawn_local(run_request(vm.clone(), si, req));
+            }
+        };
+        let ctx = server::Context::new(router(vm, si), limits, server::LocalVm(Box::new(run)));
+        tasks.push(tokio::task::spawn_local(server::serve_share(
+            share,
+            listener.clone(),
+            ctx,
+        )));
+    }
+    for t in tasks {
+        let _ = t.await;
+    }
 }
 
 /// Runs each request of service `si` in its own strand.

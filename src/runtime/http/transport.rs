@@ -60,6 +60,19 @@ pub trait Transport: Send + Sync + 'static {
 #[derive(Debug, Clone)]
 pub struct ReqwestTransport {
     client: reqwest::Client,
+    /// The thread that made `client`: a service running on several VM
+    /// threads gives each other thread its own pool ([`Self::pool`]), so
+    /// a connection is only ever driven by the thread that uses it.
+    home: std::thread::ThreadId,
+    id: u64,
+    hosts: HostPolicy,
+    env_proxy: bool,
+}
+
+thread_local! {
+    /// The pools of [`ReqwestTransport`]s used away from their home thread.
+    static POOLS: std::cell::RefCell<Vec<(u64, reqwest::Client)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// Redirects followed at most.
@@ -69,6 +82,30 @@ impl ReqwestTransport {
     /// A transport whose redirects stay within `hosts`; with `env_proxy`,
     /// the `HTTP_PROXY` / `NO_PROXY` environment variables are honoured.
     pub fn new(hosts: HostPolicy, env_proxy: bool) -> Result<ReqwestTransport, String> {
+        static IDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        Ok(ReqwestTransport {
+            client: Self::client(hosts.clone(), env_proxy)?,
+            home: std::thread::current().id(),
+            id: IDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            hosts,
+            env_proxy,
+        })
+    }
+
+    /// The client of a thread other than the home thread.
+    fn pool(&self) -> Result<reqwest::Client, String> {
+        POOLS.with(|pools| {
+            let mut pools = pools.borrow_mut();
+            if let Some((_, c)) = pools.iter().find(|(id, _)| *id == self.id) {
+                return Ok(c.clone());
+            }
+            let c = Self::client(self.hosts.clone(), self.env_proxy)?;
+            pools.push((self.id, c.clone()));
+            Ok(c)
+        })
+    }
+
+    fn client(hosts: HostPolicy, env_proxy: bool) -> Result<reqwest::Client, String> {
         let redirect = reqwest::redirect::Policy::custom(move |attempt| {
             if attempt.previous().len() >= MAX_REDIRECTS {
                 attempt.error(format!("more than {MAX_REDIRECTS} redirects"))
@@ -93,16 +130,25 @@ impl ReqwestTransport {
         if !env_proxy {
             builder = builder.no_proxy();
         }
-        let client = builder
+        builder
             .build()
-            .map_err(|e| format!("cannot create the HTTP client: {}", describe(&e)))?;
-        Ok(ReqwestTransport { client })
+            .map_err(|e| format!("cannot create the HTTP client: {}", describe(&e)))
     }
 }
 
 impl Transport for ReqwestTransport {
     fn send(&self, request: Outgoing) -> TransportFuture {
-        let mut builder = self.client.request(request.method, request.url);
+        let away;
+        let client = if std::thread::current().id() == self.home {
+            &self.client
+        } else {
+            away = match self.pool() {
+                Ok(c) => c,
+                Err(e) => return Box::pin(std::future::ready(Err(TransportError::Connection(e)))),
+            };
+            &away
+        };
+        let mut builder = client.request(request.method, request.url);
         for (name, value) in &request.headers {
             builder = builder.header(name.as_str(), value.as_str());
         }

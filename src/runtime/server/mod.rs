@@ -25,6 +25,7 @@ use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use router::{Match, Router};
 use std::convert::Infallible;
+use std::rc::Rc;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -210,11 +211,50 @@ impl Drop for ActiveGuard {
     }
 }
 
-/// What every connection of one listener shares.
-struct Context {
+/// Where a listener's resource requests go: to a VM on another thread
+/// ([`ToVm`]) or to the VM of the connection's own thread ([`LocalVm`]).
+pub trait Dispatch: 'static {
+    /// Hands `req` over (the answer comes back through `req.reply`);
+    /// `false` when the service is not running.
+    fn dispatch(&self, req: Incoming) -> bool;
+}
+
+/// Requests cross to the VM thread over a channel.
+pub struct ToVm(pub mpsc::UnboundedSender<Incoming>);
+
+impl Dispatch for ToVm {
+    fn dispatch(&self, req: Incoming) -> bool {
+        self.0.send(req).is_ok()
+    }
+}
+
+/// Requests run on the connection's own thread (one VM per thread): the
+/// function starts the request's strand there.
+pub struct LocalVm(pub Box<dyn Fn(Incoming)>);
+
+impl Dispatch for LocalVm {
+    fn dispatch(&self, req: Incoming) -> bool {
+        (self.0)(req);
+        true
+    }
+}
+
+/// What every connection of one listener (on one thread) shares.
+pub struct Context<D> {
     router: Router,
     limits: ServerLimits,
-    to_vm: mpsc::UnboundedSender<Incoming>,
+    dispatch: D,
+}
+
+impl<D: Dispatch> Context<D> {
+    /// The routes, limits and destination of a listener's requests.
+    pub fn new(router: Router, limits: ServerLimits, dispatch: D) -> Context<D> {
+        Context {
+            router,
+            limits,
+            dispatch,
+        }
+    }
 }
 
 /// Starts serving `listener` with `router` on the I/O runtime; resource
@@ -226,6 +266,18 @@ pub fn serve(
     to_vm: mpsc::UnboundedSender<Incoming>,
 ) -> Result<(), String> {
     let rt = io_runtime()?;
+    let socket = take_socket(listener)?;
+    let guard = ActiveGuard::new(listener);
+    let ctx = Arc::new(Context::new(router, limits, ToVm(to_vm)));
+    let l = listener.clone();
+    let _enter = rt.enter();
+    let socket = tokio::net::TcpListener::from_std(socket)
+        .map_err(|e| format!("cannot listen on port {}: {e}", listener.port))?;
+    rt.spawn(accept_loop(socket, l, ctx, guard));
+    Ok(())
+}
+
+fn take_socket(listener: &Arc<BoundListener>) -> Result<std::net::TcpListener, String> {
     let socket = listener
         .socket
         .lock()
@@ -240,18 +292,116 @@ pub fn serve(
     listener
         .served
         .store(true, std::sync::atomic::Ordering::SeqCst);
+    Ok(socket)
+}
+
+/// An accepted connection on its way to a VM thread, counted as active.
+struct Accepted {
+    stream: std::net::TcpStream,
+    guard: ActiveGuard,
+    open: OpenGuard,
+}
+
+/// Counts a connection in its thread's [`Share::open`] while it lives.
+struct OpenGuard(Arc<watch::Sender<usize>>);
+
+impl Drop for OpenGuard {
+    fn drop(&mut self) {
+        self.0.send_modify(|n| *n = n.saturating_sub(1));
+    }
+}
+
+/// One VM thread's share of a listener served by several VM threads
+/// ([`serve_shared`]): the connections handed to it.
+pub struct Share {
+    streams: mpsc::UnboundedReceiver<Accepted>,
+    open: Arc<watch::Sender<usize>>,
+}
+
+/// Serves `listener` on `threads` VM threads: an accept loop on the
+/// current thread's runtime hands each connection to the thread with the
+/// fewest open connections, which runs it to the end (parsing, the
+/// resource's strand and its remote calls: no thread hop per request).
+/// Each thread then runs its [`Share`] with [`serve_share`].
+pub fn serve_shared(listener: &Arc<BoundListener>, threads: usize) -> Result<Vec<Share>, String> {
+    let socket = take_socket(listener)?;
     let guard = ActiveGuard::new(listener);
-    let ctx = Arc::new(Context {
-        router,
-        limits,
-        to_vm,
-    });
-    let l = listener.clone();
-    let _enter = rt.enter();
     let socket = tokio::net::TcpListener::from_std(socket)
         .map_err(|e| format!("cannot listen on port {}: {e}", listener.port))?;
-    rt.spawn(accept_loop(socket, l, ctx, guard));
-    Ok(())
+    let mut shares = Vec::new();
+    let mut targets = Vec::new();
+    for _ in 0..threads.max(1) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let open = Arc::new(watch::channel(0).0);
+        targets.push((tx, open.clone()));
+        shares.push(Share { streams: rx, open });
+    }
+    tokio::spawn(hand_out(socket, listener.clone(), targets, guard));
+    Ok(shares)
+}
+
+async fn hand_out(
+    socket: tokio::net::TcpListener,
+    listener: Arc<BoundListener>,
+    targets: Vec<(mpsc::UnboundedSender<Accepted>, Arc<watch::Sender<usize>>)>,
+    _guard: ActiveGuard,
+) {
+    let mut stop = listener.shutdown.subscribe();
+    let mut next = 0;
+    loop {
+        let stream = tokio::select! {
+            _ = stopped(&mut stop) => break,
+            r = socket.accept() => match r {
+                Ok((stream, _)) => stream,
+                Err(_) => {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                }
+            },
+        };
+        let _ = stream.set_nodelay(true);
+        let Ok(stream) = stream.into_std() else {
+            continue;
+        };
+        // The least busy thread; ties go round.
+        let n = targets.len();
+        let pick = (0..n)
+            .map(|i| (next + i) % n)
+            .min_by_key(|&i| *targets[i].1.borrow())
+            .unwrap_or(0);
+        next = (pick + 1) % n;
+        let (tx, open) = &targets[pick];
+        open.send_modify(|c| *c += 1);
+        let accepted = Accepted {
+            stream,
+            guard: ActiveGuard::new(&listener),
+            open: OpenGuard(open.clone()),
+        };
+        let _ = tx.send(accepted);
+    }
+}
+
+/// Runs the connections of `share` on the current thread (a `LocalSet`)
+/// until the listener is closed and they have all ended.
+pub async fn serve_share<D: Dispatch>(
+    mut share: Share,
+    listener: Arc<BoundListener>,
+    ctx: Context<D>,
+) {
+    let ctx = Rc::new(ctx);
+    while let Some(a) = share.streams.recv().await {
+        let Ok(stream) = tokio::net::TcpStream::from_std(a.stream) else {
+            continue;
+        };
+        let stop = listener.shutdown.subscribe();
+        let ctx = ctx.clone();
+        tokio::task::spawn_local(async move {
+            let _open = a.open;
+            connection(stream, ctx, stop, a.guard).await;
+        });
+    }
+    let mut open = share.open.subscribe();
+    let _ = open.wait_for(|n| *n == 0).await;
 }
 
 /// Resolves when `rx` says the listener is closed.
@@ -262,7 +412,7 @@ async fn stopped(rx: &mut watch::Receiver<bool>) {
 async fn accept_loop(
     socket: tokio::net::TcpListener,
     listener: Arc<BoundListener>,
-    ctx: Arc<Context>,
+    ctx: Arc<Context<ToVm>>,
     _guard: ActiveGuard,
 ) {
     let mut stop = listener.shutdown.subscribe();
@@ -286,9 +436,9 @@ async fn accept_loop(
     }
 }
 
-async fn connection(
+async fn connection<D: Dispatch, C: std::ops::Deref<Target = Context<D>> + Clone + 'static>(
     stream: tokio::net::TcpStream,
-    ctx: Arc<Context>,
+    ctx: C,
     mut stop: watch::Receiver<bool>,
     _guard: ActiveGuard,
 ) {
@@ -331,12 +481,12 @@ fn tx_control(path: &str) -> Option<(String, String)> {
         .then(|| (id.to_string(), action.to_string()))
 }
 
-async fn handle(req: Request<Body>, ctx: &Context) -> Response<Full<Bytes>> {
+async fn handle<D: Dispatch>(req: Request<Body>, ctx: &Context<D>) -> Response<Full<Bytes>> {
     let reply = answer(req, ctx).await;
     to_response(reply)
 }
 
-async fn answer(req: Request<Body>, ctx: &Context) -> Reply {
+async fn answer<D: Dispatch>(req: Request<Body>, ctx: &Context<D>) -> Reply {
     let method = req.method().as_str().to_ascii_uppercase();
     let path = req.uri().path().to_string();
     let (route, params) = match ctx.router.find(&method, &path) {
@@ -409,7 +559,7 @@ async fn answer(req: Request<Body>, ctx: &Context) -> Reply {
         body,
         reply: tx,
     };
-    if ctx.to_vm.send(incoming).is_err() {
+    if !ctx.dispatch.dispatch(incoming) {
         return Reply::error(503, "the service is not running");
     }
     rx.await
