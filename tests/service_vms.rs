@@ -34,7 +34,7 @@ import http;
 const int LIMIT = 10;
 configurable int port = 0;
 final string greeting = "hi";
-var int unused = 0;
+int unused = 0;
 endpoint backend = http:client("http://127.0.0.1:1");
 service on http:listener(port, "127.0.0.1") {
     get "/a" () returns string|error {
@@ -62,7 +62,7 @@ public function main() {
 fn a_module_variable_read_through_a_function_or_lambda_is_not_isolated() {
     let via_function = r#"
 import http;
-var int count = 0;
+int count = 0;
 service on http:listener(0, "127.0.0.1") {
     get "/n" () returns int {
         return current();
@@ -80,7 +80,7 @@ function current() returns int {
 
     let via_lambda = r#"
 import http;
-var int count = 0;
+int count = 0;
 service on http:listener(0, "127.0.0.1") {
     post "/n" () returns int {
         function() returns int bump = () => 1;
@@ -111,7 +111,7 @@ service on http:listener(0, "127.0.0.1") {
 
     let defaults = r#"
 import http;
-var int next = 1;
+int next = 1;
 type Item record {
     int qty = next;
 };
@@ -332,7 +332,7 @@ import http;
 import io;
 
 final http:Listener l = http:listener(0, "127.0.0.1");
-var int count = 0;
+int count = 0;
 
 service on l {
     post "/inc" () returns int {
@@ -400,4 +400,71 @@ public function main() {
     let (code, stderr) = served.stop();
     assert_eq!(code, 0, "{stderr}");
     assert!(stderr.contains("holds a mutable value"), "{stderr}");
+}
+
+const CLOSING: &str = r#"
+import http;
+import io;
+import time;
+
+final http:Listener l = http:listener(0, "127.0.0.1");
+
+service on l {
+    get "/slow" () returns string {
+        time:sleep(800ms);
+        return "done";
+    }
+    post "/close" () returns string {
+        http:close(l);
+        return "closing";
+    }
+}
+
+public function main() {
+    io:println("port=", http:listenerPort(l));
+}
+"#;
+
+impl Served {
+    /// Waits up to 20 s for the process to end by itself.
+    fn exit_code(&mut self) -> i32 {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.code().unwrap_or(-1);
+            }
+            assert!(Instant::now() < deadline, "flow did not stop");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+#[test]
+fn sigterm_lets_a_request_in_flight_on_the_second_instance_finish() {
+    let served = Served::start("sigterm", CLOSING, "2");
+    // The first connection goes to the first instance, the second (while
+    // the first is open) to the other one.
+    let idle = Conn::open(served.port);
+    let mut busy = Conn::open(served.port);
+    let t = std::thread::spawn(move || busy.send("GET", "/slow"));
+    std::thread::sleep(Duration::from_millis(300));
+    let (code, stderr) = served.stop();
+    assert_eq!(
+        t.join().expect("client"),
+        (200, "done".to_string()),
+        "{stderr}"
+    );
+    assert_eq!(code, 0, "{stderr}");
+    drop(idle);
+}
+
+#[test]
+fn http_close_in_any_instance_stops_the_whole_service() {
+    let mut served = Served::start("close", CLOSING, "2");
+    let _idle = Conn::open(served.port);
+    let mut c = Conn::open(served.port);
+    assert_eq!(c.send("POST", "/close"), (200, "closing".to_string()));
+    drop(c);
+    assert_eq!(served.exit_code(), 0);
+    assert!(TcpStream::connect(("127.0.0.1", served.port)).is_err());
 }

@@ -100,7 +100,10 @@ impl Served {
             .current_dir(&dir)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+            .stderr(Stdio::piped())
+            // Two VM instances whatever the machine, so that isolated
+            // services (like ORDERS) run on two threads in every test.
+            .env("FLOW_SERVICE_VMS", "2");
         for (k, v) in envs {
             cmd.env(k, v);
         }

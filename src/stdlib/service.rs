@@ -272,7 +272,9 @@ async fn serve_shares(
         let run = {
             let vm = vm.clone();
             move |req: Incoming| {
-                tokio::task::spawn_local(run_request(vm.clone(), si, req));
+                // Boxed: the task then holds a pointer, not the strand's
+                // large future (copied when spawned and again when done).
+                tokio::task::spawn_local(Box::pin(run_request(vm.clone(), si, req)));
             }
         };
         let ctx = server::Context::new(router(vm, si), limits, server::LocalVm(Box::new(run)));
@@ -290,7 +292,7 @@ async fn serve_shares(
 /// Runs each request of service `si` in its own strand.
 async fn dispatch(vm: Rc<Vm>, si: usize, mut rx: mpsc::UnboundedReceiver<Incoming>) {
     while let Some(req) = rx.recv().await {
-        tokio::task::spawn_local(run_request(vm.clone(), si, req));
+        tokio::task::spawn_local(Box::pin(run_request(vm.clone(), si, req)));
     }
 }
 
