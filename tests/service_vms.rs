@@ -135,6 +135,10 @@ struct Served {
 
 impl Served {
     fn start(name: &str, script: &str, vms: &str) -> Served {
+        Served::start_with(name, script, vms, &[])
+    }
+
+    fn start_with(name: &str, script: &str, vms: &str, flags: &[&str]) -> Served {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("target/tmp-service-vms-tests")
             .join(format!("{name}-{}", std::process::id()));
@@ -142,7 +146,9 @@ impl Served {
         std::fs::create_dir_all(&dir).expect("create the scratch directory");
         std::fs::write(dir.join("main.flow"), script).expect("write the script");
         let mut child = Command::new(env!("CARGO_BIN_EXE_flow"))
-            .args(["run", "main.flow"])
+            .arg("run")
+            .args(flags)
+            .arg("main.flow")
             .current_dir(&dir)
             .env("FLOW_SERVICE_VMS", vms)
             .stdin(Stdio::null())
@@ -467,4 +473,21 @@ fn http_close_in_any_instance_stops_the_whole_service() {
     drop(c);
     assert_eq!(served.exit_code(), 0);
     assert!(TcpStream::connect(("127.0.0.1", served.port)).is_err());
+}
+
+#[test]
+fn trace_reports_the_calls_of_every_instance() {
+    let served = Served::start_with("trace", GATEWAY, "2", &["--trace"]);
+    let answers = concurrently(served.port, 2, 2, "GET", "/proxy");
+    assert!(
+        answers.iter().all(|(s, b)| *s == 200 && b == "failed"),
+        "{answers:?}"
+    );
+    let (code, stderr) = served.stop();
+    assert_eq!(code, 0, "{stderr}");
+    let attempts = stderr
+        .lines()
+        .filter(|l| l.contains("backend: GET /down attempt 1 -> 503"))
+        .count();
+    assert_eq!(attempts, 4, "{stderr}");
 }
