@@ -18,8 +18,11 @@ use crate::vm::format::to_display_string;
 use crate::vm::interp::Strand;
 use crate::vm::machine::{HostIo, Limits, NativeResolver, Vm};
 use crate::vm::value::{ErrorObj, Value};
+use std::future::Future;
+use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
+use std::task::Poll;
 
 /// How a run ended.
 #[derive(Debug)]
@@ -86,7 +89,8 @@ fn run_main_with(vm: Rc<Vm>, args: Vec<String>, leak: bool) -> Outcome {
         Err(e) => return Outcome::Failure(e),
     };
     let local = tokio::task::LocalSet::new();
-    let outcome = local.block_on(&rt, async {
+    let vm_outer = vm.clone();
+    let body = async move {
         let program = vm.program.clone();
         if let Err(e) = drive(Strand::new(vm.clone(), program.init, Vec::new())).await {
             return Outcome::Failure(describe_failure(&e, &program.types));
@@ -128,9 +132,42 @@ fn run_main_with(vm: Rc<Vm>, args: Vec<String>, leak: bool) -> Outcome {
             _ = all_finished(&listeners) => Outcome::Success,
             _ = &mut signal => stop_services(&listeners).await,
         }
+    };
+    // The strands run in a task of the runtime rather than as `block_on`'s
+    // own future: a task woken by another task (hyper's connection task
+    // delivering a response) is run next, while a woken `block_on` future
+    // costs the scheduler one more non-blocking poll of the driver (an
+    // `epoll_wait` and a timer pass) per wake-up, i.e. per remote call.
+    let task = OnThisThread(async move { local.run_until(body).await });
+    let outcome = rt.block_on(async move {
+        match tokio::spawn(task).await {
+            Ok(outcome) => outcome,
+            Err(e) => Outcome::Failure(format!("error: the program's task failed: {e}\n")),
+        }
     });
-    vm.flush();
+    vm_outer.flush();
     outcome
+}
+
+/// A `!Send` future spawned on the current-thread runtime of
+/// [`run_main_with`].
+struct OnThisThread<F>(F);
+
+// SAFETY: `OnThisThread` is only spawned on the current-thread runtime that
+// `run_main_with` creates and drives with `block_on` on this thread, and it
+// is awaited to completion there: a current-thread runtime polls and drops
+// its tasks only on the thread running `block_on` (or dropping the runtime,
+// this thread too), so the future never leaves this thread. Wakers may be
+// used from other threads; they only schedule the task.
+unsafe impl<F> Send for OnThisThread<F> {}
+
+impl<F: Future> Future for OnThisThread<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<F::Output> {
+        // SAFETY: structural pinning of the only field; it is never moved.
+        unsafe { self.map_unchecked_mut(|s| &mut s.0) }.poll(cx)
+    }
 }
 
 /// Runs `main` (if the program has one) with the command-line arguments.

@@ -662,14 +662,38 @@ pub(crate) type Prepared = (Client, String, Request, String);
 
 pub(crate) fn prepare_request(vm: &Vm, args: &[Value]) -> VmResult<Result<Prepared, Value>> {
     let c = client_arg(args, 0)?;
-    let method_text = str_arg(args, 1)?.to_ascii_uppercase();
-    let path = str_arg(args, 2)?.to_string();
-    let what = format!("endpoint `{}`: {method_text} {path}", c.name);
-    let Ok(method) = Method::from_bytes(method_text.as_bytes()) else {
+    Ok(build_request(vm, args, c)?.map(|req| {
+        let what = call_text(&c.name, &req.method, &req.path);
+        (c.client.clone(), c.name.clone(), req, what)
+    }))
+}
+
+/// The `endpoint `NAME`: METHOD PATH` text that starts a call's messages;
+/// built only when a message needs it.
+fn call_text(name: &str, method: &Method, path: &str) -> String {
+    format!("endpoint `{name}`: {} {path}", method.as_str())
+}
+
+/// The request of `http:remoteCall`'s arguments for the client `c`.
+/// `Ok(Err(e))`: the call fails with the error value `e`.
+fn build_request(vm: &Vm, args: &[Value], c: &ClientObj) -> VmResult<Result<Request, Value>> {
+    let given = str_arg(args, 1)?;
+    let path = str_arg(args, 2)?;
+    // Methods written as `ep->get(...)` arrive in upper case already.
+    let parsed = if given.bytes().any(|b| b.is_ascii_lowercase()) {
+        Method::from_bytes(given.to_ascii_uppercase().as_bytes())
+    } else {
+        Method::from_bytes(given.as_bytes())
+    };
+    let Ok(method) = parsed else {
+        let method_text = given.to_ascii_uppercase();
         return Ok(Err(error_value(
             &vm.program.types,
             "http:Error",
-            format!("{what}: '{method_text}' is not an HTTP method"),
+            format!(
+                "endpoint `{}`: {method_text} {path}: '{method_text}' is not an HTTP method",
+                c.name
+            ),
             MapObj::default(),
         )));
     };
@@ -678,25 +702,26 @@ pub(crate) fn prepare_request(vm: &Vm, args: &[Value]) -> VmResult<Result<Prepar
         Value::Nil => {}
         Value::Str(s) => req = req.body(crate::runtime::http::Body::Text(s.to_string())),
         v => {
-            let j = json_to_serde(v, &vm.program.types)
-                .map_err(|e| Panic::msg(format!("{what}: cannot send the body: {e}")))?;
+            let j = json_to_serde(v, &vm.program.types).map_err(|e| {
+                Panic::msg(format!(
+                    "{}: cannot send the body: {e}",
+                    call_text(&c.name, &req.method, &req.path)
+                ))
+            })?;
             req = req.body(crate::runtime::http::Body::Json(j));
         }
     }
-    for (name, v) in string_entries(arg(args, 4)) {
-        req = req.header(name, v);
-    }
-    for (name, v) in string_entries(arg(args, 5)) {
-        req = req.query(name, v);
-    }
-    Ok(Ok((c.client.clone(), c.name.clone(), req, what)))
+    req.headers = string_entries(arg(args, 4));
+    req.query = string_entries(arg(args, 5));
+    Ok(Ok(req))
 }
 
 /// `http:remoteCall(c, method, path, body, headers, query, T, mode)`.
 fn remote_call(vm: &Rc<Vm>, args: &[Value]) -> NativeResult {
     let prepared = (|| {
-        let (client, name, mut req, what) = match prepare_request(vm, args)? {
-            Ok(p) => p,
+        let c = client_arg(args, 0)?;
+        let mut req = match build_request(vm, args, c)? {
+            Ok(req) => req,
             Err(e) => return Ok(Err(e)),
         };
         let ty = match arg(args, 6) {
@@ -712,22 +737,28 @@ fn remote_call(vm: &Rc<Vm>, args: &[Value]) -> NativeResult {
         }
         // Inside a transaction the call is logged before it is sent (§12.1).
         if let Some(tx) = super::tx::current() {
-            tx.before_call(&name, &req)?;
+            tx.before_call(&c.name, &req)?;
             // §12.2: a Flow service's transactional resource joins.
             for (k, v) in super::twopc::request_headers(vm, &tx) {
                 req = req.header(k, v);
             }
         }
-        Ok(Ok((client, req, ty, mode, what)))
+        Ok(Ok((req, ty, mode)))
     })();
-    let (client, req, ty, mode, what) = match prepared {
+    let (req, ty, mode) = match prepared {
         Ok(Ok(p)) => p,
         Ok(Err(e)) => return ready(Ok(e)),
         Err(p) => return ready(Err(p)),
     };
+    // The client value (one `Rc`) keeps the client and its name; the
+    // message text is built only for an error.
+    let client = arg(args, 0).clone();
     let vm = vm.clone();
-    NativeResult::Suspend(Box::pin(async move {
-        let result = client.call(req).await;
+    let fut = async move {
+        let Some(c) = client_of(&client) else {
+            return Err(Panic::msg("internal type error: expected http:Client"));
+        };
+        let result = c.client.call_ref(&req).await;
         let types = &vm.program.types;
         // Only a call inside a transaction looks for a joining participant.
         if let Some(tx) = super::tx::current() {
@@ -742,11 +773,13 @@ fn remote_call(vm: &Rc<Vm>, args: &[Value]) -> NativeResult {
                 super::twopc::joined(&tx, url).map_err(Panic::msg)?;
             }
         }
+        let what = || call_text(&c.name, &req.method, &req.path);
         Ok(match result {
-            Ok(resp) => convert_response(&vm, &resp, ty, mode, &what),
-            Err(e) => call_error_value(types, &e, &what),
+            Ok(resp) => convert_response(&vm, &resp, ty, mode, what),
+            Err(e) => call_error_value(types, &e, &what()),
         })
-    }))
+    };
+    NativeResult::Suspend(Box::pin(fut))
 }
 
 fn string_entries(v: &Value) -> Vec<(String, String)> {
@@ -811,19 +844,24 @@ pub(super) fn record_default(vm: &Rc<Vm>, r: RecordId, f: usize) -> Option<Value
 }
 
 /// A successful response as the call's typed result (§9.1).
-fn convert_response(vm: &Rc<Vm>, resp: &Response, ty: TyId, mode: i64, what: &str) -> Value {
+fn convert_response(
+    vm: &Rc<Vm>,
+    resp: &Response,
+    ty: TyId,
+    mode: i64,
+    what: impl Fn() -> String,
+) -> Value {
     let types = &vm.program.types;
     match mode {
         mode::NIL => Value::Nil,
-        mode::STRING => Value::str(resp.text().into_owned()),
-        mode::JSON => {
-            body_json(resp).unwrap_or_else(|e| payload_error(types, resp, format!("{what}: {e}")))
-        }
+        mode::STRING => Value::str(&*resp.text()),
+        mode::JSON => body_json(resp)
+            .unwrap_or_else(|e| payload_error(types, resp, format!("{}: {e}", what()))),
         mode::RESPONSE => {
             let body = body_json(resp).unwrap_or_else(|_| Value::str(resp.text().into_owned()));
             let rid = match types.kind(ty) {
                 TyKind::Record(r) => *r,
-                _ => return payload_error(types, resp, format!("{what}: internal: bad type")),
+                _ => return payload_error(types, resp, format!("{}: internal: bad type", what())),
             };
             let def = types.record(rid);
             let mut fields = vec![Value::Nil; def.fields.len()];
@@ -848,7 +886,7 @@ fn convert_response(vm: &Rc<Vm>, resp: &Response, ty: TyId, mode: i64, what: &st
             };
             let v = match parsed {
                 Ok(v) => v,
-                Err(e) => return payload_error(types, resp, format!("{what}: {e}")),
+                Err(e) => return payload_error(types, resp, format!("{}: {e}", what())),
             };
             let defaults = |r: RecordId, f: usize| record_default(vm, r, f);
             match clone_with_type(&v, ty, types, &defaults) {
@@ -857,7 +895,8 @@ fn convert_response(vm: &Rc<Vm>, resp: &Response, ty: TyId, mode: i64, what: &st
                     types,
                     resp,
                     format!(
-                        "{what}: the response body does not match `{}`: {e}",
+                        "{}: the response body does not match `{}`: {e}",
+                        what(),
                         types.display(ty)
                     ),
                 ),

@@ -11,16 +11,16 @@ use super::{
 };
 use crate::runtime::resilience::{
     deadline_after, with_deadline, with_timeout, Bulkhead, CircuitBreaker, FailureKind, Outcome,
-    RateLimiter, Retry, RetryAfter, RetryBudget, RetryDecision, RetryScheduled, State, TimeLimit,
-    Verdict,
+    RateLimiter, Retry, RetryAfter, RetryBudget, RetryDecision, RetryScheduled, State,
+    ThreadRandom, TimeLimit, Verdict,
 };
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::task::Poll;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
 
 /// The counters of `http:stats(ep)` (§9.4), plus `attempts` and `in_flight`.
@@ -133,10 +133,17 @@ impl EndpointBuilder {
             }
         });
         let config = self.config;
+        let time_attempts = self.trace.is_some()
+            || config
+                .circuit_breaker
+                .as_ref()
+                .is_some_and(|p| p.config.slow_call_duration.is_some());
         Ok(Endpoint {
             inner: Arc::new(Inner {
                 name,
                 base,
+                urls: Mutex::new(UrlCache::default()),
+                time_attempts,
                 transport,
                 breaker,
                 budget: config
@@ -164,6 +171,11 @@ pub struct Endpoint {
 struct Inner {
     name: String,
     base: Url,
+    /// The joined URLs of recent paths (see [`UrlCache`]).
+    urls: Mutex<UrlCache>,
+    /// Whether an attempt's duration is needed: by the trace, or by a
+    /// breaker that counts slow calls. Otherwise the clock is not read.
+    time_attempts: bool,
     config: EndpointConfig,
     transport: Arc<dyn Transport>,
     breaker: Option<CircuitBreaker>,
@@ -177,10 +189,26 @@ struct Inner {
 /// The state of one call shared by its attempts.
 struct CallCtx<'a> {
     req: &'a Request,
-    outgoing: Outgoing,
+    /// The merged headers sent with every attempt.
+    headers: Vec<(String, String)>,
+    /// The body bytes sent with every attempt.
+    body: Option<Vec<u8>>,
     /// Attempts started so far.
     attempts: AtomicU32,
 }
+
+/// Paths joined to the base URL most recently (without query
+/// parameters), so that a call to a path seen before clones a parsed URL
+/// instead of joining and re-parsing it.
+#[derive(Default)]
+struct UrlCache {
+    entries: Vec<(String, Url)>,
+    /// The entry replaced next once full.
+    next: usize,
+}
+
+/// Paths whose joined URL an endpoint keeps.
+const URL_CACHE_SIZE: usize = 8;
 
 impl Endpoint {
     /// An endpoint for `config` with the default name, no tracing and a
@@ -257,8 +285,8 @@ impl Endpoint {
         let inner = &*self.inner;
         bump(&inner.counters.calls);
         let _pending = InFlight::enter(&inner.counters.in_flight);
-        let outgoing = match inner.prepare(req) {
-            Ok(o) => o,
+        let (headers, body) = match inner.prepare(req) {
+            Ok(prepared) => prepared,
             Err(message) => {
                 bump(&inner.counters.failures);
                 return Err(CallError::new(ErrorKind::InvalidRequest { message }));
@@ -266,13 +294,22 @@ impl Endpoint {
         };
         let ctx = CallCtx {
             req,
-            outgoing,
+            headers,
+            body,
             attempts: AtomicU32::new(0),
         };
-        let deadline = deadline_after(inner.config.deadline);
-        let result = match with_deadline(deadline, inner.guarded(&ctx, deadline)).await {
-            Ok(result) => result,
-            Err(t) => Err(CallError::new(ErrorKind::Timeout { limit: t.limit })),
+        let result = match deadline_after(inner.config.deadline) {
+            // Without a deadline the layers are not wrapped (and moved) once more.
+            None => inner.guarded(&ctx, None).await,
+            // Boxed: the wrapped state is three times the size of the
+            // plain one, and every call's state is as large as its largest
+            // variant.
+            deadline => {
+                match Box::pin(with_deadline(deadline, inner.guarded(&ctx, deadline))).await {
+                    Ok(result) => result,
+                    Err(t) => Err(CallError::new(ErrorKind::Timeout { limit: t.limit })),
+                }
+            }
         };
         result.map_err(|mut e| {
             e.attempts = ctx.attempts.load(Ordering::Relaxed);
@@ -328,22 +365,25 @@ impl Drop for InFlight<'_> {
 type AttemptFuture<'a> = Pin<Box<dyn Future<Output = Result<Response, CallError>> + Send + 'a>>;
 
 impl Inner {
-    /// The full URL and headers of `req`, or why it cannot be sent.
-    fn prepare(&self, req: &Request) -> Result<Outgoing, String> {
+    /// The headers and body bytes of `req`, or why it cannot be sent.
+    #[allow(clippy::type_complexity)]
+    fn prepare(&self, req: &Request) -> Result<(Vec<(String, String)>, Option<Vec<u8>>), String> {
         validate_headers("headers", &req.headers).map_err(|e| e.message)?;
-        let url = join_url(&self.base, &req.path, &req.query);
         let overridden = |name: &str| {
             req.headers
                 .iter()
                 .any(|(n, _)| n.eq_ignore_ascii_case(name))
         };
-        let mut headers: Vec<(String, String)> = self
-            .config
-            .headers
-            .iter()
-            .filter(|(n, _)| !overridden(n))
-            .cloned()
-            .collect();
+        let mut headers: Vec<(String, String)> = if req.headers.is_empty() {
+            self.config.headers.clone()
+        } else {
+            self.config
+                .headers
+                .iter()
+                .filter(|(n, _)| !overridden(n))
+                .cloned()
+                .collect()
+        };
         headers.extend(req.headers.iter().cloned());
         let body = req.body.as_ref().map(|body| {
             if !overridden("content-type") {
@@ -351,13 +391,43 @@ impl Inner {
             }
             body.to_bytes()
         });
-        Ok(Outgoing {
-            method: req.method.clone(),
-            url,
-            headers,
-            body,
+        Ok((headers, body))
+    }
+
+    /// What one attempt sends.
+    fn outgoing(&self, ctx: &CallCtx<'_>) -> Outgoing {
+        Outgoing {
+            method: ctx.req.method.clone(),
+            url: self.url(ctx.req),
+            headers: ctx.headers.clone(),
+            body: ctx.body.clone(),
             max_response_bytes: self.config.max_response_bytes,
-        })
+        }
+    }
+
+    /// The full URL of `req`: the base URL, its path and query.
+    fn url(&self, req: &Request) -> Url {
+        if !req.query.is_empty() {
+            return join_url(&self.base, &req.path, &req.query);
+        }
+        // A poisoned lock only loses the cache.
+        if let Ok(cache) = self.urls.lock() {
+            if let Some((_, url)) = cache.entries.iter().find(|(p, _)| *p == req.path) {
+                return url.clone();
+            }
+        }
+        let url = join_url(&self.base, &req.path, &[]);
+        if let Ok(mut cache) = self.urls.lock() {
+            let entry = (req.path.clone(), url.clone());
+            if cache.entries.len() < URL_CACHE_SIZE {
+                cache.entries.push(entry);
+            } else {
+                let i = cache.next;
+                cache.next = (i + 1) % URL_CACHE_SIZE;
+                cache.entries[i] = entry;
+            }
+        }
+        url
     }
 
     fn trace(&self, event: impl FnOnce() -> TraceEvent) {
@@ -406,13 +476,26 @@ impl Inner {
             return self.hedged(ctx).await;
         };
         let method_ok = policy.methods.contains(&ctx.req.method);
-        Retry::new(&policy.config)
+        let on_retry = |s: &RetryScheduled| self.retry_scheduled(ctx, s);
+        let retry = Retry::with_rng(&policy.config, ThreadRandom)
             .budget(self.budget.as_ref())
             .deadline(deadline)
-            .on_retry(|s| self.retry_scheduled(ctx, s))
-            .run(|e| decide(policy, method_ok, e), |_| self.hedged(ctx))
-            .await
-            .map_err(|exhausted| exhausted.error)
+            .on_retry(&on_retry);
+        // The first attempt is made here; the retry loop's state is boxed,
+        // allocated only after a failure (every call's state is allocated
+        // at the size of its largest variant).
+        retry.start();
+        let error = match self.hedged(ctx).await {
+            Ok(response) => return Ok(response),
+            Err(e) => e,
+        };
+        Box::pin(retry.after_failure(
+            error,
+            |e| decide(policy, method_ok, e),
+            |_| self.hedged(ctx),
+        ))
+        .await
+        .map_err(|exhausted| exhausted.error)
     }
 
     fn retry_scheduled(&self, ctx: &CallCtx<'_>, s: &RetryScheduled) {
@@ -529,11 +612,11 @@ impl Inner {
             inner: self,
             ctx,
             attempt: n,
-            start: Instant::now(),
+            start: self.time_attempts.then(Instant::now),
             done: false,
         };
         let timeout = self.config.timeout;
-        let sent = with_timeout(Some(timeout), self.transport.send(ctx.outgoing.clone())).await;
+        let sent = with_timeout(Some(timeout), self.transport.send(self.outgoing(ctx))).await;
         let result = match sent {
             Ok(Ok(response)) => Ok(response),
             Ok(Err(TransportError::Connection(message))) => Err(ErrorKind::Connection { message }),
@@ -543,7 +626,7 @@ impl Inner {
             Ok(Err(TransportError::TooLarge { limit })) => Err(ErrorKind::TooLarge { limit }),
             Err(t) => Err(ErrorKind::Timeout { limit: t.limit }),
         };
-        let elapsed = guard.start.elapsed();
+        let elapsed = guard.elapsed();
         if let Some(permit) = permit {
             permit.record(Outcome::new(self.breaker_verdict(&result), elapsed));
         }
@@ -579,11 +662,18 @@ struct AttemptTrace<'a, 'b> {
     inner: &'a Inner,
     ctx: &'a CallCtx<'b>,
     attempt: u32,
-    start: Instant,
+    /// When the attempt was sent, if its duration is needed
+    /// (`Inner::time_attempts`).
+    start: Option<Instant>,
     done: bool,
 }
 
 impl AttemptTrace<'_, '_> {
+    /// The attempt's duration so far (zero when it is not timed).
+    fn elapsed(&self) -> Duration {
+        self.start.map_or(Duration::ZERO, |s| s.elapsed())
+    }
+
     fn finish(&mut self, outcome: AttemptOutcome) {
         self.done = true;
         self.emit(outcome);
@@ -596,8 +686,8 @@ impl AttemptTrace<'_, '_> {
             path: trace_path(&self.ctx.req.path),
             attempt: self.attempt,
             outcome,
-            elapsed: self.start.elapsed(),
-            headers: self.ctx.outgoing.headers.clone(),
+            elapsed: self.elapsed(),
+            headers: self.ctx.headers.clone(),
         });
     }
 }

@@ -167,7 +167,7 @@ impl Failover {
         finish(req.raw_status, result)
     }
 
-    async fn call_inner(&self, req: &Request) -> Result<Response, CallError> {
+    pub(crate) async fn call_inner(&self, req: &Request) -> Result<Response, CallError> {
         let inner = &*self.inner;
         let n = inner.targets.targets.len();
         let first = inner.sticky.load(Ordering::Relaxed) % n;
@@ -290,7 +290,7 @@ impl LoadBalance {
         finish(req.raw_status, result)
     }
 
-    async fn call_inner(&self, req: &Request) -> Result<Response, CallError> {
+    pub(crate) async fn call_inner(&self, req: &Request) -> Result<Response, CallError> {
         let inner = &*self.inner;
         let first = self.pick();
         let limit = if inner.config.failover {
@@ -336,11 +336,20 @@ impl Client {
     /// Performs `req` (see [`Endpoint::call`], [`Failover::call`],
     /// [`LoadBalance::call`]).
     pub async fn call(&self, req: Request) -> Result<Response, CallError> {
-        match self {
-            Client::Endpoint(e) => e.call(req).await,
-            Client::Failover(f) => f.call(req).await,
-            Client::LoadBalance(l) => l.call(req).await,
-        }
+        self.call_ref(&req).await
+    }
+
+    /// [`Client::call`] with a borrowed request: the request is not moved
+    /// into each layer's state.
+    pub async fn call_ref(&self, req: &Request) -> Result<Response, CallError> {
+        // The composites' (larger) futures are boxed so that a single
+        // endpoint's call state stays small (it is allocated per call).
+        let result = match self {
+            Client::Endpoint(e) => e.call_inner(req).await,
+            Client::Failover(f) => Box::pin(f.call_inner(req)).await,
+            Client::LoadBalance(l) => Box::pin(l.call_inner(req)).await,
+        };
+        finish(req.raw_status, result)
     }
 }
 

@@ -127,7 +127,10 @@ impl ReqwestTransport {
             .pool_idle_timeout(std::time::Duration::from_secs(90))
             .tcp_nodelay(true)
             .http1_only();
-        if !env_proxy {
+        // Without a proxy for http URLs in the environment the matcher
+        // would only cost time on every request (it is consulted for proxy
+        // credentials even when it never matches).
+        if !env_proxy || !http_proxy_configured() {
             builder = builder.no_proxy();
         }
         builder
@@ -211,6 +214,15 @@ impl Transport for ReqwestTransport {
             }
         }
     }
+}
+
+/// Whether the environment names a proxy for `http://` URLs (the variables
+/// reqwest's system proxy reads; `HTTPS_PROXY` does not apply to the plain
+/// HTTP this build speaks).
+fn http_proxy_configured() -> bool {
+    ["ALL_PROXY", "all_proxy", "HTTP_PROXY", "http_proxy"]
+        .iter()
+        .any(|name| std::env::var_os(name).is_some_and(|v| !v.is_empty()))
 }
 
 /// Aborts a spawned request when its caller stops waiting for it.

@@ -265,7 +265,6 @@ impl CircuitBreaker {
     /// HALF_OPEN: granted as a probe while fewer than `half_open_calls`
     /// probes are in flight or completed, else rejected.
     pub fn acquire(&self) -> Result<Permit, Rejected> {
-        let now = Instant::now();
         let half_open_calls = self.shared.config.half_open_calls;
         let mut transition = None;
         let result = {
@@ -273,6 +272,8 @@ impl CircuitBreaker {
             match inner.phase {
                 Phase::Closed => Ok(false),
                 Phase::Open { since } => {
+                    // Only an open breaker needs the time.
+                    let now = Instant::now();
                     let open_for = now.saturating_duration_since(since);
                     if open_for >= self.shared.config.reset_time {
                         let probe = Phase::HalfOpen {

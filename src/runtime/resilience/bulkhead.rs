@@ -83,16 +83,18 @@ impl Bulkhead {
 
     /// Takes a slot, waiting up to `max_wait` for one to be freed.
     pub async fn acquire(&self) -> Result<BulkheadPermit, Full> {
-        let start = Instant::now();
         let semaphore = self.shared.semaphore.clone();
         let max_wait = self.shared.config.max_wait;
-        let permit = if max_wait.is_zero() {
-            semaphore.try_acquire_owned().ok()
+        // Without a wait the clock is not read: a rejection waited zero.
+        let (permit, waited) = if max_wait.is_zero() {
+            (semaphore.try_acquire_owned().ok(), Duration::ZERO)
         } else {
-            match tokio::time::timeout(max_wait, semaphore.acquire_owned()).await {
-                Ok(Ok(permit)) => Some(permit),
+            let start = Instant::now();
+            // Boxed: only a waiting call pays for the timer's space.
+            match Box::pin(tokio::time::timeout(max_wait, semaphore.acquire_owned())).await {
+                Ok(Ok(permit)) => (Some(permit), Duration::ZERO),
                 // Timed out, or closed (never: the semaphore is not closed).
-                _ => None,
+                _ => (None, start.elapsed()),
             }
         };
         match permit {
@@ -101,7 +103,7 @@ impl Bulkhead {
                 self.shared.rejected.fetch_add(1, Ordering::Relaxed);
                 Err(Full {
                     max_concurrent: self.shared.config.max_concurrent,
-                    waited: start.elapsed(),
+                    waited,
                 })
             }
         }

@@ -56,7 +56,7 @@ pub use bulkhead::{Bulkhead, BulkheadConfig, BulkheadPermit, Full};
 pub use rate_limit::{Limited, RateLimitConfig, RateLimiter};
 pub use retry::{
     retry_with, Backoff, BackoffState, Jitter, Retry, RetryAfter, RetryBudget, RetryBudgetConfig,
-    RetryConfig, RetryDecision, RetryExhausted, RetryScheduled, StopReason,
+    RetryConfig, RetryDecision, RetryExhausted, RetryScheduled, StopReason, ThreadRandom,
 };
 pub use timeout::{deadline_after, with_deadline, with_timeout, TimeLimit, TimedOut};
 

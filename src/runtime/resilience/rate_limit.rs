@@ -156,7 +156,8 @@ impl RateLimiter {
             limiter: self,
             kept: false,
         };
-        tokio::time::sleep(wait).await;
+        // Boxed: only a waiting call pays for the timer's space.
+        Box::pin(tokio::time::sleep(wait)).await;
         reservation.keep();
         Ok(())
     }

@@ -479,14 +479,39 @@ pub struct Retry<'a, R = StdRng> {
     on_retry: Option<RetryHook<'a>>,
 }
 
-/// The observer of scheduled retries.
-type RetryHook<'a> = Box<dyn FnMut(&RetryScheduled) + Send + 'a>;
+/// The observer of scheduled retries (borrowed: nothing is allocated per
+/// call).
+type RetryHook<'a> = &'a (dyn Fn(&RetryScheduled) + Sync + 'a);
 
 impl<'a> Retry<'a, StdRng> {
     /// Retries as `config` says, randomised from the thread's generator, with
     /// no budget and no deadline.
     pub fn new(config: &RetryConfig) -> Retry<'a, StdRng> {
         Retry::with_rng(config, StdRng::from_rng(&mut rand::rng()))
+    }
+}
+
+/// A generator that draws from the thread's generator at each use, so a
+/// call that never waits for a retry seeds nothing (a [`StdRng`] per call
+/// costs a seeding and 300 bytes in every call's state). `Send`, unlike
+/// `rand::rngs::ThreadRng`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ThreadRandom;
+
+impl rand::TryRng for ThreadRandom {
+    type Error = std::convert::Infallible;
+
+    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+        Ok(rand::rng().next_u32())
+    }
+
+    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+        Ok(rand::rng().next_u64())
+    }
+
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
+        rand::rng().fill_bytes(dst);
+        Ok(())
     }
 }
 
@@ -515,8 +540,8 @@ impl<'a, R: Rng> Retry<'a, R> {
     }
 
     /// Calls `f` before each wait (for tracing and statistics).
-    pub fn on_retry(mut self, f: impl FnMut(&RetryScheduled) + Send + 'a) -> Self {
-        self.on_retry = Some(Box::new(f));
+    pub fn on_retry(mut self, f: RetryHook<'a>) -> Self {
+        self.on_retry = Some(f);
         self
     }
 
@@ -524,22 +549,43 @@ impl<'a, R: Rng> Retry<'a, R> {
     /// runs `op(2)`, `op(3)`, … up to `count + 1` attempts. Returns the first
     /// success, or the last error with the number of attempts.
     pub async fn run<T, E, Fut>(
-        mut self,
+        self,
         is_retryable: impl Fn(&E) -> RetryDecision,
         mut op: impl FnMut(u32) -> Fut,
     ) -> Result<T, RetryExhausted<E>>
     where
         Fut: Future<Output = Result<T, E>>,
     {
+        self.start();
+        match op(1).await {
+            Ok(value) => Ok(value),
+            Err(error) => self.after_failure(error, is_retryable, op).await,
+        }
+    }
+
+    /// What [`Retry::run`] does before the first attempt: deposits the call
+    /// into the budget.
+    pub fn start(&self) {
         if let Some(budget) = self.budget {
             budget.deposit();
         }
+    }
+
+    /// [`Retry::run`] from the failure `error` of the first attempt on
+    /// (after [`Retry::start`] and `op(1)`): a caller may make the first
+    /// attempt itself and keep the retry loop's state (box it) out of the
+    /// calls that succeed at once.
+    pub async fn after_failure<T, E, Fut>(
+        mut self,
+        mut error: E,
+        is_retryable: impl Fn(&E) -> RetryDecision,
+        mut op: impl FnMut(u32) -> Fut,
+    ) -> Result<T, RetryExhausted<E>>
+    where
+        Fut: Future<Output = Result<T, E>>,
+    {
         let mut attempt: u32 = 1;
         loop {
-            let error = match op(attempt).await {
-                Ok(value) => return Ok(value),
-                Err(error) => error,
-            };
             let stop = |error, reason| {
                 Err(RetryExhausted {
                     error,
@@ -568,7 +614,7 @@ impl<'a, R: Rng> Retry<'a, R> {
             if self.budget.is_some_and(|b| !b.try_withdraw()) {
                 return stop(error, StopReason::Budget);
             }
-            if let Some(on_retry) = &mut self.on_retry {
+            if let Some(on_retry) = self.on_retry {
                 on_retry(&RetryScheduled {
                     attempt,
                     wait,
@@ -577,6 +623,10 @@ impl<'a, R: Rng> Retry<'a, R> {
             }
             tokio::time::sleep(wait).await;
             attempt = attempt.saturating_add(1);
+            error = match op(attempt).await {
+                Ok(value) => return Ok(value),
+                Err(error) => error,
+            };
         }
     }
 }
@@ -1007,7 +1057,7 @@ mod tests {
         let start = Instant::now();
         let attempts = AtomicU32::new(0);
         let result: Result<(), _> = Retry::with_rng(&config, StdRng::seed_from_u64(0))
-            .on_retry(|event| {
+            .on_retry(&|event| {
                 scheduled
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())

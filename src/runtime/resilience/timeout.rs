@@ -59,12 +59,19 @@ pub async fn with_timeout<F: Future>(
     timeout: Option<Duration>,
     fut: F,
 ) -> Result<F::Output, TimedOut> {
-    match timeout {
+    let Some(d) = timeout else {
+        return Ok(fut.await);
+    };
+    let limit = TimeLimit::Attempt(d);
+    if d.is_zero() {
+        return Err(TimedOut { limit });
+    }
+    // One clock read: a non-zero limit from now has not passed yet.
+    match Instant::now().checked_add(d) {
         None => Ok(fut.await),
-        Some(d) => match Instant::now().checked_add(d) {
-            None => Ok(fut.await),
-            deadline => run_until(deadline, TimeLimit::Attempt(d), fut).await,
-        },
+        Some(deadline) => tokio::time::timeout_at(deadline, fut)
+            .await
+            .map_err(|_| TimedOut { limit }),
     }
 }
 
