@@ -946,7 +946,7 @@ impl Strand {
             Op::NewMap { dst, keys, args, n } => {
                 let start = base + args as usize;
                 let ks = self.vm.keys(keys);
-                let mut m = MapObj::with_capacity_and_hasher(n as usize, Default::default());
+                let mut m = MapObj::with_capacity(n as usize);
                 for (i, k) in ks.iter().enumerate().take(n as usize) {
                     m.insert(Str::from(&**k), self.regs[start + i].clone());
                 }
