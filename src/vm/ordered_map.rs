@@ -217,6 +217,20 @@ impl OrderedMap {
         None
     }
 
+    /// [`OrderedMap::insert`] of a borrowed key: the key's string is made
+    /// only when the key is new.
+    pub fn insert_str(&mut self, key: &str, value: Value) -> Option<Value> {
+        let hash = hash_key(key);
+        if let Some(i) = self.find_hashed(hash, key) {
+            return self
+                .entries
+                .get_mut(i)
+                .map(|e| std::mem::replace(&mut e.value, value));
+        }
+        self.push_new(hash, Str::from(key), value);
+        None
+    }
+
     /// Appends a key known to be absent.
     #[inline]
     fn push_new(&mut self, hash: u64, key: Str, value: Value) {
