@@ -1490,25 +1490,11 @@ fn duration(v: Option<i64>) -> VmResult<Value> {
     }
 }
 
-/// Appends the decimal text of an int (faster than `fmt` on the hot path).
+/// Appends the decimal text of an int (`itoa`: two digits per step from a
+/// table, much faster than `fmt` or a digit-per-`push` loop).
+#[inline]
 fn push_int(buf: &mut String, v: i64) {
-    let mut digits = [0u8; 20];
-    let mut n = v.unsigned_abs();
-    let mut i = digits.len();
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    if v < 0 {
-        buf.push('-');
-    }
-    for &d in &digits[i..] {
-        buf.push(d as char);
-    }
+    buf.push_str(itoa::Buffer::new().format(v));
 }
 
 /// `m[k]`, `()` when absent.
