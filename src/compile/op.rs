@@ -190,22 +190,6 @@ pub enum Op {
     MapGet { dst: Reg, map: Reg, key: Reg },
     /// `map[key] = src`
     MapSet { map: Reg, key: Reg, src: Reg },
-    /// `dst = map[key]` or `()`, where `key` is the template of `args..args+n`
-    /// (looked up without making a string of it)
-    MapGetTemplate {
-        dst: Reg,
-        map: Reg,
-        args: Reg,
-        n: u16,
-    },
-    /// `map[key] = src`, where `key` is the template of `args..args+n` (a
-    /// string is made only for a new key)
-    MapSetTemplate {
-        map: Reg,
-        args: Reg,
-        n: u16,
-        src: Reg,
-    },
     /// `dst = obj[key]` for any value (maps and records; else `()`)
     JsonGet { dst: Reg, obj: Reg, key: Reg },
     /// `dst = obj.field` (field index `idx` of record `rec`; by name `name` otherwise)
@@ -275,6 +259,22 @@ pub enum Op {
     CloneWithType { dst: Reg, src: Reg, ty: u32 },
     /// `dst = items` sorted stably by the parallel array `keys`
     SortByKeys { dst: Reg, items: Reg, keys: Reg },
+    /// `dst = map[key]` or `()`, where `key` is the template of `args..args+n`
+    /// (looked up without making a string of it)
+    MapGetTemplate {
+        dst: Reg,
+        map: Reg,
+        args: Reg,
+        n: u16,
+    },
+    /// `map[key] = src`, where `key` is the template of `args..args+n` (a
+    /// string is made only for a new key)
+    MapSetTemplate {
+        map: Reg,
+        args: Reg,
+        n: u16,
+        src: Reg,
+    },
 }
 
 /// A comparison relation.
