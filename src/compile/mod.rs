@@ -119,5 +119,18 @@ mod tests {
         assert_eq!(count(|op| matches!(op, Op::MapGetTemplate { n: 2, .. })), 1);
         assert_eq!(count(|op| matches!(op, Op::Template { .. })), 0);
         assert_eq!(count(|op| matches!(op, Op::MapSet { .. })), 1);
+
+        // A container part is not fused into a write: its text must be
+        // taken before the assigned value is computed.
+        let p = compiled(
+            "public function main() { map<int> m = {}; int[] xs = [1];\n\
+             m[`${xs}`] = 1; int? v = m[`${xs}`]; }\n",
+        );
+        let main = p.functions.iter().find(|f| &*f.name == "main");
+        let code = main.map(|f| f.code.clone()).unwrap_or_default();
+        assert!(code.iter().any(|op| matches!(op, Op::MapSet { .. })));
+        assert!(code
+            .iter()
+            .any(|op| matches!(op, Op::MapGetTemplate { .. })));
     }
 }
