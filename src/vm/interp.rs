@@ -1016,7 +1016,7 @@ impl Strand {
             Op::MapGet { dst, map, key } => {
                 let v = match (&reg!(map), &reg!(key)) {
                     (Value::Map(m), Value::Str(k)) => {
-                        m.borrow().get(&**k).cloned().unwrap_or_default()
+                        m.borrow().get(k).cloned().unwrap_or_default()
                     }
                     (Value::Nil, _) => Value::Nil,
                     (m, k) => fail!(type_panic("map", m, k)),
@@ -1573,7 +1573,7 @@ fn json_get(obj: &Value, key: &Value, types: &crate::check::types::Types) -> Val
         return Value::Nil;
     };
     match obj {
-        Value::Map(m) => m.borrow().get(&**k).cloned().unwrap_or_default(),
+        Value::Map(m) => m.borrow().get(k).cloned().unwrap_or_default(),
         Value::Record(r) => match types.record(r.rec).field_index(k) {
             Some(i) => r.fields.borrow().get(i).cloned().unwrap_or_default(),
             None => Value::Nil,

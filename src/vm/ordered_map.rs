@@ -631,7 +631,7 @@ mod tests {
         assert_eq!(c.values().map(int).sum::<i64>(), 4950);
         assert_eq!(m.values().map(int).sum::<i64>(), 0);
         assert_eq!(
-            c.iter().rev().next().map(|(k, _)| k.to_string()),
+            c.iter().next_back().map(|(k, _)| k.to_string()),
             Some("99".into())
         );
         let owned: Vec<(Str, Value)> = c.clone().into_iter().collect();
