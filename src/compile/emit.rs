@@ -567,6 +567,32 @@ impl<'a> FnBuilder<'a> {
             }
             Place::MapKey(m, k) => {
                 let rm = self.expr_any(m);
+                // Fused only when the parts are immutable: the key text is
+                // made after `value` runs, which could change a container.
+                let scalar = |p: &Expr| {
+                    [
+                        TyId::NIL,
+                        TyId::BOOLEAN,
+                        TyId::INT,
+                        TyId::FLOAT,
+                        TyId::STRING,
+                        TyId::DURATION,
+                    ]
+                    .contains(&p.ty)
+                };
+                if let ExprKind::Template(parts) = &k.kind {
+                    if parts.iter().all(scalar) {
+                        let args = self.operands(parts);
+                        let rv = self.expr_any(value);
+                        self.emit(Op::MapSetTemplate {
+                            map: rm,
+                            args,
+                            n: parts.len() as u16,
+                            src: rv,
+                        });
+                        return;
+                    }
+                }
                 let rk = self.expr_any(k);
                 let rv = self.expr_any(value);
                 self.emit(Op::MapSet {
@@ -837,6 +863,16 @@ impl<'a> FnBuilder<'a> {
             }
             ExprKind::MapGet(m, k) => {
                 let map = self.expr_any(m);
+                if let ExprKind::Template(parts) = &k.kind {
+                    let args = self.operands(parts);
+                    self.emit(Op::MapGetTemplate {
+                        dst,
+                        map,
+                        args,
+                        n: parts.len() as u16,
+                    });
+                    return;
+                }
                 let key = self.expr_any(k);
                 self.emit(Op::MapGet { dst, map, key });
             }

@@ -101,4 +101,37 @@ mod tests {
             .insert(0, Op::Move { dst: nregs, src: 0 });
         assert!(p.verify().is_err());
     }
+
+    #[test]
+    fn template_map_keys_are_fused_into_the_map_instruction() {
+        let p = compiled(
+            "public function main() { map<int> m = {}; int i = 2;\n\
+             m[`k${i}`] = 1; int? v = m[`k${i + 1}`]; string k = \"k2\"; m[k] = 3; }\n",
+        );
+        assert_eq!(p.verify(), Ok(()));
+        let code = p
+            .functions
+            .iter()
+            .find(|f| &*f.name == "main")
+            .map(|f| f.code.clone())
+            .unwrap_or_default();
+        let count = |f: fn(&Op) -> bool| code.iter().filter(|op| f(op)).count();
+        assert_eq!(count(|op| matches!(op, Op::MapSetTemplate { n: 2, .. })), 1);
+        assert_eq!(count(|op| matches!(op, Op::MapGetTemplate { n: 2, .. })), 1);
+        assert_eq!(count(|op| matches!(op, Op::Template { .. })), 0);
+        assert_eq!(count(|op| matches!(op, Op::MapSet { .. })), 1);
+
+        // A container part is not fused into a write: its text must be
+        // taken before the assigned value is computed.
+        let p = compiled(
+            "public function main() { map<int> m = {}; int[] xs = [1];\n\
+             m[`${xs}`] = 1; int? v = m[`${xs}`]; }\n",
+        );
+        let main = p.functions.iter().find(|f| &*f.name == "main");
+        let code = main.map(|f| f.code.clone()).unwrap_or_default();
+        assert!(code.iter().any(|op| matches!(op, Op::MapSet { .. })));
+        assert!(code
+            .iter()
+            .any(|op| matches!(op, Op::MapGetTemplate { .. })));
+    }
 }

@@ -259,6 +259,22 @@ pub enum Op {
     CloneWithType { dst: Reg, src: Reg, ty: u32 },
     /// `dst = items` sorted stably by the parallel array `keys`
     SortByKeys { dst: Reg, items: Reg, keys: Reg },
+    /// `dst = map[key]` or `()`, where `key` is the template of `args..args+n`
+    /// (looked up without making a string of it)
+    MapGetTemplate {
+        dst: Reg,
+        map: Reg,
+        args: Reg,
+        n: u16,
+    },
+    /// `map[key] = src`, where `key` is the template of `args..args+n` (a
+    /// string is made only for a new key)
+    MapSetTemplate {
+        map: Reg,
+        args: Reg,
+        n: u16,
+        src: Reg,
+    },
 }
 
 /// A comparison relation.
@@ -665,6 +681,20 @@ impl Op {
             Op::MapSet { map, key, src, .. } => Operands {
                 regs: vec![map, key, src],
                 range: None,
+                jump: None,
+            },
+            Op::MapGetTemplate {
+                dst, map, args, n, ..
+            } => Operands {
+                regs: vec![dst, map],
+                range: Some((args, n as usize)),
+                jump: None,
+            },
+            Op::MapSetTemplate {
+                map, args, n, src, ..
+            } => Operands {
+                regs: vec![map, src],
+                range: Some((args, n as usize)),
                 jump: None,
             },
             Op::JsonGet { dst, obj, key, .. } => Operands {

@@ -280,7 +280,7 @@ impl IsCtx<'_> {
                 let def = types.record(*rid);
                 let mut present = 0;
                 for f in &def.fields {
-                    match src.get(&*f.name) {
+                    match src.get(&f.name) {
                         Some(x) => {
                             present += 1;
                             goals.push((x.clone(), f.ty));
@@ -697,7 +697,7 @@ impl Conv<'_, '_> {
         });
         for (i, f) in def.fields.iter().enumerate() {
             let p = self.child_path(path, Seg::Key(Str::from(&*f.name)));
-            match src.get(&*f.name) {
+            match src.get(&f.name) {
                 Some(x) => children.push(Task::Conv {
                     v: x.clone(),
                     ty: f.ty,

@@ -133,7 +133,7 @@ fn equal(a: &Value, b: &Value, types: Option<&Types>) -> bool {
                     return false;
                 }
                 for (f, v) in def.fields.iter().zip(fields.iter()) {
-                    match m.get(&*f.name) {
+                    match m.get(&f.name) {
                         Some(w) => work.push((v.clone(), w.clone())),
                         None => return false,
                     }

@@ -661,6 +661,20 @@ impl Strand {
                     let v = self.template(base + args as usize, n as usize, &program);
                     store(reg_mut!(dst), v);
                 }
+                Op::MapGetTemplate { dst, map, args, n } => {
+                    let (map, args) = (base + map as usize, base + args as usize);
+                    match self.map_get_template(map, args, n as usize, &program) {
+                        Some(v) => store(reg_mut!(dst), v),
+                        None => slow!(*op),
+                    }
+                }
+                Op::MapSetTemplate { map, args, n, src } => {
+                    let (map, args) = (base + map as usize, base + args as usize);
+                    let src = base + src as usize;
+                    if !self.map_set_template(map, args, n as usize, src, &program) {
+                        slow!(*op)
+                    }
+                }
                 Op::Is { dst, src, ty } => {
                     let v = match (TyId(ty), reg!(src)) {
                         (TyId::INT, v) => matches!(v, Value::Int(_)),
@@ -946,7 +960,7 @@ impl Strand {
             Op::NewMap { dst, keys, args, n } => {
                 let start = base + args as usize;
                 let ks = self.vm.keys(keys);
-                let mut m = MapObj::with_capacity_and_hasher(n as usize, Default::default());
+                let mut m = MapObj::with_capacity(n as usize);
                 for (i, k) in ks.iter().enumerate().take(n as usize) {
                     m.insert(Str::from(&**k), self.regs[start + i].clone());
                 }
@@ -1002,7 +1016,7 @@ impl Strand {
             Op::MapGet { dst, map, key } => {
                 let v = match (&reg!(map), &reg!(key)) {
                     (Value::Map(m), Value::Str(k)) => {
-                        m.borrow().get(&**k).cloned().unwrap_or_default()
+                        m.borrow().get(k).cloned().unwrap_or_default()
                     }
                     (Value::Nil, _) => Value::Nil,
                     (m, k) => fail!(type_panic("map", m, k)),
@@ -1017,6 +1031,18 @@ impl Strand {
                     }
                     (m, k) => fail!(type_panic("map", m, k)),
                 }
+            }
+            // The fast path ran unless the map operand is not a map.
+            Op::MapGetTemplate { dst, map, .. } => {
+                let v = match &reg!(map) {
+                    Value::Nil => Value::Nil,
+                    m => fail!(type_panic("map", m, m)),
+                };
+                *reg_mut!(dst) = v;
+            }
+            Op::MapSetTemplate { map, .. } => {
+                let m = &reg!(map);
+                fail!(type_panic("map", m, m))
             }
             Op::JsonGet { dst, obj, key } => {
                 let v = json_get(&reg!(obj), &reg!(key), &program.types);
@@ -1110,18 +1136,8 @@ impl Strand {
                 other => fail!(type_panic("float", other, other)),
             },
             Op::Template { dst, args, n } => {
-                let start = base + args as usize;
-                let mut buf = std::mem::take(&mut self.scratch);
-                buf.clear();
-                for v in &self.regs[start..start + n as usize] {
-                    match v {
-                        Value::Str(x) => buf.push_str(x),
-                        Value::Int(i) => push_int(&mut buf, *i),
-                        other => buf.push_str(&to_display_string(other, &program.types)),
-                    }
-                }
-                *reg_mut!(dst) = Value::Str(Str::from(buf.as_str()));
-                self.scratch = buf;
+                let v = self.template(base + args as usize, n as usize, program);
+                *reg_mut!(dst) = v;
             }
             Op::Range {
                 dst,
@@ -1209,6 +1225,16 @@ impl Strand {
     /// `regs[start..start + n]`, built in the reused scratch buffer.
     #[inline(never)]
     fn template(&mut self, start: usize, n: usize, program: &CompiledProgram) -> Value {
+        let buf = self.template_text(start, n, program);
+        let v = Value::Str(Str::from(buf.as_str()));
+        self.scratch = buf;
+        v
+    }
+
+    /// The text of a template (see [`Strand::template`]) in the scratch
+    /// buffer, taken out of `self`: the caller puts it back.
+    #[inline(always)]
+    fn template_text(&mut self, start: usize, n: usize, program: &CompiledProgram) -> String {
         let mut buf = std::mem::take(&mut self.scratch);
         buf.clear();
         for v in self.regs.get(start..start + n).unwrap_or(&[]) {
@@ -1218,9 +1244,58 @@ impl Strand {
                 other => buf.push_str(&to_display_string(other, &program.types)),
             }
         }
-        let v = Value::Str(Str::from(buf.as_str()));
+        buf
+    }
+
+    /// `regs[map][template of regs[start..start + n]]` (`()` when absent),
+    /// looked up by the scratch text: no string is made. `None` when
+    /// `regs[map]` is not a map.
+    #[inline(never)]
+    fn map_get_template(
+        &mut self,
+        map: usize,
+        start: usize,
+        n: usize,
+        program: &CompiledProgram,
+    ) -> Option<Value> {
+        if !matches!(self.regs.get(map), Some(Value::Map(_))) {
+            return None;
+        }
+        let buf = self.template_text(start, n, program);
+        let v = match self.regs.get(map) {
+            Some(Value::Map(m)) => Some(m.borrow().get(&buf).cloned().unwrap_or_default()),
+            _ => None,
+        };
         self.scratch = buf;
         v
+    }
+
+    /// `regs[map][template of regs[start..start + n]] = regs[src]`: a
+    /// string is made only for a key the map does not have yet. `false`
+    /// when `regs[map]` is not a map.
+    #[inline(never)]
+    fn map_set_template(
+        &mut self,
+        map: usize,
+        start: usize,
+        n: usize,
+        src: usize,
+        program: &CompiledProgram,
+    ) -> bool {
+        if !matches!(self.regs.get(map), Some(Value::Map(_))) {
+            return false;
+        }
+        let buf = self.template_text(start, n, program);
+        let v = self.regs.get(src).cloned().unwrap_or_default();
+        let done = match self.regs.get(map) {
+            Some(Value::Map(m)) => {
+                m.borrow_mut().insert_str(&buf, v);
+                true
+            }
+            _ => false,
+        };
+        self.scratch = buf;
+        done
     }
 
     /// Calls a native with the arguments in `regs[start..start + argc]`,
@@ -1415,25 +1490,11 @@ fn duration(v: Option<i64>) -> VmResult<Value> {
     }
 }
 
-/// Appends the decimal text of an int (faster than `fmt` on the hot path).
+/// Appends the decimal text of an int (`itoa`: two digits per step from a
+/// table, much faster than `fmt` or a digit-per-`push` loop).
+#[inline]
 fn push_int(buf: &mut String, v: i64) {
-    let mut digits = [0u8; 20];
-    let mut n = v.unsigned_abs();
-    let mut i = digits.len();
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    if v < 0 {
-        buf.push('-');
-    }
-    for &d in &digits[i..] {
-        buf.push(d as char);
-    }
+    buf.push_str(itoa::Buffer::new().format(v));
 }
 
 /// `m[k]`, `()` when absent.
@@ -1512,7 +1573,7 @@ fn json_get(obj: &Value, key: &Value, types: &crate::check::types::Types) -> Val
         return Value::Nil;
     };
     match obj {
-        Value::Map(m) => m.borrow().get(&**k).cloned().unwrap_or_default(),
+        Value::Map(m) => m.borrow().get(k).cloned().unwrap_or_default(),
         Value::Record(r) => match types.record(r.rec).field_index(k) {
             Some(i) => r.fields.borrow().get(i).cloned().unwrap_or_default(),
             None => Value::Nil,

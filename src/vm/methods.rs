@@ -194,7 +194,7 @@ pub fn call_method(m: Method, args: &[Value], types: &Types) -> VmResult<Value> 
         Method::MapRemove => {
             let k = str_arg(args, 1)?;
             match recv {
-                Value::Map(m) => Ok(m.borrow_mut().shift_remove(&**k).unwrap_or(Value::Nil)),
+                Value::Map(m) => Ok(m.borrow_mut().shift_remove(k).unwrap_or(Value::Nil)),
                 Value::Record(_) => Err(Panic::msg(format!(
                     "cannot remove field \"{k}\": the value is a record"
                 ))),

@@ -11,6 +11,7 @@ pub mod interp;
 pub mod json;
 pub mod machine;
 pub mod methods;
+pub mod ordered_map;
 pub mod sandbox;
 pub mod value;
 

@@ -261,7 +261,7 @@ fn container_bytes(vm: &Vm, regs: &[Value], budget: usize) -> (usize, usize) {
             }
             Value::Map(m) => {
                 if let Ok(m) = m.try_borrow() {
-                    bytes += 64 + m.capacity() * 48;
+                    bytes += 64 + m.heap_bytes();
                     visited += m.len();
                     stack.extend(m.values().filter(|v| is_container(v)).cloned());
                 }

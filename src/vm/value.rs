@@ -6,8 +6,6 @@
 
 use crate::check::tir::FuncId;
 use crate::check::types::{ErrorId, RecordId, TyId};
-use indexmap::IndexMap;
-use rustc_hash::FxBuildHasher;
 use std::alloc::Layout;
 use std::cell::{Cell, RefCell};
 use std::ptr::NonNull;
@@ -207,7 +205,7 @@ impl std::fmt::Display for Str {
 }
 
 /// The storage of a map (and of JSON objects): insertion-ordered.
-pub type MapObj = IndexMap<Str, Value, FxBuildHasher>;
+pub type MapObj = super::ordered_map::OrderedMap;
 
 /// A mutable, shared array.
 pub type ArrayRef = Rc<RefCell<Vec<Value>>>;
