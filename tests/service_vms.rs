@@ -4,6 +4,8 @@
 //! requests with endpoint state shared by every instance, while programs
 //! whose resources use module variables keep one instance and stay exact.
 
+#[path = "support/port_line.rs"]
+mod port_line;
 use flow::compile::isolation::{service_globals, Isolation};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -156,14 +158,7 @@ impl Served {
             .stderr(Stdio::piped())
             .spawn()
             .expect("start flow");
-        let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
-        let mut line = String::new();
-        stdout.read_line(&mut line).expect("read the port line");
-        let port = line
-            .trim()
-            .strip_prefix("port=")
-            .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| panic!("expected port=N, got {line:?}"));
+        let (port, _) = port_line::read_port_line(&mut child);
         Served { child, port, dir }
     }
 

@@ -3,6 +3,8 @@
 //! sends real HTTP/1.1 requests over TCP and asserts statuses, headers and
 //! bodies; then stops the process with SIGTERM.
 
+#[path = "support/port_line.rs"]
+mod port_line;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -108,14 +110,7 @@ impl Served {
             cmd.env(k, v);
         }
         let mut child = cmd.spawn().expect("start flow");
-        let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
-        let mut line = String::new();
-        stdout.read_line(&mut line).expect("read the port line");
-        let port = line
-            .trim()
-            .strip_prefix("port=")
-            .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| panic!("expected port=N, got {line:?}"));
+        let (port, stdout) = port_line::read_port_line(&mut child);
         Served {
             child: Some(child),
             stdout,

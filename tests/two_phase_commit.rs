@@ -4,8 +4,10 @@
 //! go to a recording server in the test. Crashes are simulated with the
 //! runtime's `FLOW_TX_TEST_EXIT` hook (the process exits at that point).
 
+#[path = "support/port_line.rs"]
+mod port_line;
 use server::{Reply, Server};
-use std::io::{BufRead, BufReader};
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
@@ -123,14 +125,7 @@ impl Participant {
         ]
         .map(str::to_string);
         let mut child = flow(dir, &args, envs).spawn().expect("start flow");
-        let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
-        let mut line = String::new();
-        stdout.read_line(&mut line).expect("read the port line");
-        let port = line
-            .trim()
-            .strip_prefix("port=")
-            .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| panic!("expected port=N, got {line:?}"));
+        let (port, _) = port_line::read_port_line(&mut child);
         Participant {
             child: Some(child),
             port,

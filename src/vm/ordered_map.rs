@@ -9,7 +9,7 @@
 //! key's hash, so a probe past a slot whose hash differs never touches the
 //! entries (misses mostly stay inside the slot table).
 //!
-//! Maps of up to [`SMALL`] entries have no slot table at all: a lookup
+//! Maps of up to `SMALL` (8) entries have no slot table at all: a lookup
 //! compares the stored hashes in order (most JSON objects and records
 //! converted to maps are that small).
 //!

@@ -348,18 +348,7 @@ async fn hand_out(
 ) {
     let mut stop = listener.shutdown.subscribe();
     let mut next = 0;
-    loop {
-        let stream = tokio::select! {
-            _ = stopped(&mut stop) => break,
-            r = socket.accept() => match r {
-                Ok((stream, _)) => stream,
-                Err(_) => {
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                    continue;
-                }
-            },
-        };
-        let _ = stream.set_nodelay(true);
+    while let Some(stream) = next_connection(&socket, &mut stop).await {
         let Ok(stream) = stream.into_std() else {
             continue;
         };
@@ -404,6 +393,27 @@ pub async fn serve_share<D: Dispatch>(
     let _ = open.wait_for(|n| *n == 0).await;
 }
 
+/// The next accepted connection (with `TCP_NODELAY` set), or `None` once
+/// the listener is closed.
+async fn next_connection(
+    socket: &tokio::net::TcpListener,
+    stop: &mut watch::Receiver<bool>,
+) -> Option<tokio::net::TcpStream> {
+    loop {
+        tokio::select! {
+            _ = stopped(stop) => return None,
+            r = socket.accept() => match r {
+                Ok((stream, _)) => {
+                    let _ = stream.set_nodelay(true);
+                    return Some(stream);
+                }
+                // Out of file descriptors and the like: try again shortly.
+                Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+            },
+        }
+    }
+}
+
 /// Resolves when `rx` says the listener is closed.
 async fn stopped(rx: &mut watch::Receiver<bool>) {
     let _ = rx.wait_for(|c| *c).await;
@@ -416,19 +426,7 @@ async fn accept_loop(
     _guard: ActiveGuard,
 ) {
     let mut stop = listener.shutdown.subscribe();
-    loop {
-        let stream = tokio::select! {
-            _ = stopped(&mut stop) => break,
-            r = socket.accept() => match r {
-                Ok((stream, _)) => stream,
-                // Out of file descriptors and the like: try again shortly.
-                Err(_) => {
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                    continue;
-                }
-            },
-        };
-        let _ = stream.set_nodelay(true);
+    while let Some(stream) = next_connection(&socket, &mut stop).await {
         let guard = ActiveGuard::new(&listener);
         let ctx = ctx.clone();
         let stop = listener.shutdown.subscribe();
