@@ -174,13 +174,6 @@ impl OrderedMap {
         self.entries.get_mut(i).map(|e| &mut e.value)
     }
 
-    /// The value of `key` (whose hash is `hash`), mutably.
-    #[inline]
-    pub fn get_mut_hashed(&mut self, hash: u64, key: &str) -> Option<&mut Value> {
-        let i = self.find_hashed(hash, key)?;
-        self.entries.get_mut(i).map(|e| &mut e.value)
-    }
-
     /// Whether `key` is present.
     pub fn contains_key(&self, key: &str) -> bool {
         self.get_index_of(key).is_some()

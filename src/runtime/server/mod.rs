@@ -167,16 +167,6 @@ impl BoundListener {
         self.port
     }
 
-    /// Whether [`serve`] was called for it.
-    pub fn is_served(&self) -> bool {
-        self.served.load(std::sync::atomic::Ordering::SeqCst)
-    }
-
-    /// Whether it was closed.
-    pub fn is_closed(&self) -> bool {
-        *self.shutdown.borrow()
-    }
-
     /// Stops accepting connections and shuts the open ones down gracefully.
     pub fn close(&self) {
         self.shutdown.send_replace(true);
