@@ -319,29 +319,6 @@ pub(super) async fn recover_committing(
     Ok(out)
 }
 
-/// The lines `flow run` prints for a recovered coordinator.
-pub(super) fn describe_recovery(r: &Recovered) -> String {
-    let n = r.compensations.len();
-    let mut s = format!(
-        "flow: recovering transaction {} (committing): {n} participant{}\n",
-        r.id,
-        if n == 1 { "" } else { "s" }
-    );
-    for (_, what, failure) in &r.compensations {
-        match failure {
-            None => s.push_str(&format!("flow:   {what}: done\n")),
-            Some(e) => s.push_str(&format!("flow:   {what}: failed: {e}\n")),
-        }
-    }
-    let end = if r.compensations.iter().any(|c| c.2.is_some()) {
-        "some participants did not commit (see `flow tx list`)"
-    } else {
-        "committed"
-    };
-    s.push_str(&format!("flow: transaction {}: {end}\n", r.id));
-    s
-}
-
 // ---- participant ---------------------------------------------------------------------
 
 /// The participant transactions of this instance that are still open.

@@ -761,27 +761,95 @@ pub(super) async fn recover_one(vm: &Rc<Vm>, id: &str) -> Result<(), String> {
 
 /// The lines `flow run` / `flow tx recover` print for a recovery.
 pub fn describe_recovery(r: &Recovered) -> String {
+    let n = r.compensations.len();
+    let plural = if n == 1 { "" } else { "s" };
     if r.was == TxState::Committing {
-        return super::twopc::describe_recovery(r);
+        // A 2PC coordinator finishing its commit (§12.2).
+        return recovery_report(
+            r,
+            format!("(committing): {n} participant{plural}"),
+            |_| String::new(),
+            ("committed", "some participants did not commit"),
+        );
     }
-    let mut s = format!(
-        "flow: recovering transaction {} ({}): {} outstanding compensation{}\n",
-        r.id,
-        r.was.as_str(),
-        r.compensations.len(),
-        if r.compensations.len() == 1 { "" } else { "s" }
-    );
-    for (n, what, failure) in &r.compensations {
+    recovery_report(
+        r,
+        format!("({}): {n} outstanding compensation{plural}", r.was.as_str()),
+        |k| format!("compensation {k}: "),
+        ("rolled back", "some compensations did not complete"),
+    )
+}
+
+/// A recovery's report: the `heading` line, one line per item (`label`
+/// of its number, then what it was and how it ended), and the final line,
+/// `ends.0` when every item completed, else `ends.1`.
+fn recovery_report(
+    r: &Recovered,
+    heading: String,
+    label: impl Fn(u32) -> String,
+    ends: (&str, &str),
+) -> String {
+    let mut s = format!("flow: recovering transaction {} {heading}\n", r.id);
+    for (k, what, failure) in &r.compensations {
+        let label = label(*k);
         match failure {
-            None => s.push_str(&format!("flow:   compensation {n}: {what}: done\n")),
-            Some(e) => s.push_str(&format!("flow:   compensation {n}: {what}: failed: {e}\n")),
+            None => s.push_str(&format!("flow:   {label}{what}: done\n")),
+            Some(e) => s.push_str(&format!("flow:   {label}{what}: failed: {e}\n")),
         }
     }
-    let end = if r.compensations.iter().any(|c| c.2.is_some()) {
-        "some compensations did not complete (see `flow tx list`)"
+    let end = if r.compensations.iter().all(|c| c.2.is_none()) {
+        ends.0.to_string()
     } else {
-        "rolled back"
+        format!("{} (see `flow tx list`)", ends.1)
     };
     s.push_str(&format!("flow: transaction {}: {end}\n", r.id));
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn recovered(was: TxState, failed_second: bool) -> Recovered {
+        Recovered {
+            id: "t1".into(),
+            was,
+            compensations: vec![
+                (2, "DELETE /a on x".into(), None),
+                (
+                    1,
+                    "DELETE /b on y".into(),
+                    failed_second.then(|| "503".to_string()),
+                ),
+            ],
+        }
+    }
+
+    #[test]
+    fn a_rolled_back_recovery_lists_each_compensation() {
+        assert_eq!(
+            describe_recovery(&recovered(TxState::Active, false)),
+            "flow: recovering transaction t1 (active): 2 outstanding compensations\n\
+             flow:   compensation 2: DELETE /a on x: done\n\
+             flow:   compensation 1: DELETE /b on y: done\n\
+             flow: transaction t1: rolled back\n"
+        );
+        assert!(
+            describe_recovery(&recovered(TxState::Active, true)).ends_with(
+                "flow:   compensation 1: DELETE /b on y: failed: 503\n\
+             flow: transaction t1: some compensations did not complete (see `flow tx list`)\n"
+            )
+        );
+    }
+
+    #[test]
+    fn a_committing_coordinator_lists_each_participant() {
+        assert_eq!(
+            describe_recovery(&recovered(TxState::Committing, true)),
+            "flow: recovering transaction t1 (committing): 2 participants\n\
+             flow:   DELETE /a on x: done\n\
+             flow:   DELETE /b on y: failed: 503\n\
+             flow: transaction t1: some participants did not commit (see `flow tx list`)\n"
+        );
+    }
 }
