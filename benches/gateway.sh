@@ -83,11 +83,12 @@ check_body() { [ "$(curl -s "http://127.0.0.1:$1/ping")" = pong ] || { echo "err
 check_body "$NGINX_PORT"
 check_body "$FLOW_PORT"
 
-ng=() fl=()
+ng=() fl=() ratios=()
 for r in $(seq "$ROUNDS"); do
     ng+=("$(rps "http://127.0.0.1:$NGINX_PORT/ping")")
     fl+=("$(rps "http://127.0.0.1:$FLOW_PORT/ping")")
-    echo "round $r: nginx ${ng[-1]} req/s, flow ${fl[-1]} req/s"
+    ratios+=("$(awk -v f="${fl[-1]}" -v n="${ng[-1]}" 'BEGIN { printf "%.2f", (n > 0) ? f / n : 0 }')")
+    echo "round $r: nginx ${ng[-1]} req/s, flow ${fl[-1]} req/s (${ratios[-1]})"
 done
 NG=$(printf '%s\n' "${ng[@]}" | median)
 FL=$(printf '%s\n' "${fl[@]}" | median)
@@ -95,3 +96,6 @@ echo "wrk -t$THREADS -c$CONNECTIONS -d$DURATION, $(nproc) cores, load $(cut -d' 
 echo "nginx proxy_pass : $NG req/s (median of $ROUNDS)"
 echo "flow gateway     : $FL req/s (median of $ROUNDS)"
 awk -v f="$FL" -v n="$NG" 'BEGIN { printf "flow / nginx: %.2f (target >= 0.70)\n", f / n }'
+# Each round's two measurements are adjacent in time, so background load
+# from elsewhere on the machine hits both alike.
+echo "median of the per-round ratios: $(printf '%s\n' "${ratios[@]}" | median)"
