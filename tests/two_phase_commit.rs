@@ -42,6 +42,7 @@ public function main() {
 
 const COORDINATOR: &str = r#"import http;
 import io;
+import tx;
 
 configurable int a = 1;
 configurable int b = 1;
@@ -64,6 +65,8 @@ public function main() {
         error? c = commit;
         if c is error {
             io:println("commit failed: ", c.message());
+            io:println("heuristic: ", c is tx:HeuristicError);
+            io:println("detail: ", c.detail());
         } else {
             io:println("committed");
         }
@@ -221,11 +224,8 @@ async fn both_participants_prepare_and_commit() {
     let (sink, p, root, [da, db, dc]) = scene("commit").await;
     let a = Participant::start(&da, p, false, 0, &[]);
     let b = Participant::start(&db, p, false, 0, &[]);
-    let dc2 = dc.clone();
     let args = coordinator_args(a.port, b.port, true);
-    let (code, out, err) = tokio::task::spawn_blocking(move || run_coordinator(&dc2, &args, &[]))
-        .await
-        .expect("join");
+    let (code, out, err) = coordinate(&dc, args, &[]).await;
     assert_eq!(code, 0, "stdout: {out}\nstderr: {err}");
     assert_eq!(out, "a: reserved\ncommitted\n", "stderr: {err}");
     for trace in [a.stop(), b.stop()] {
@@ -247,11 +247,8 @@ async fn a_refused_prepare_aborts_everyone() {
     let (sink, p, root, [da, db, dc]) = scene("refuse").await;
     let a = Participant::start(&da, p, false, 0, &[]);
     let b = Participant::start(&db, p, true, 0, &[]);
-    let dc2 = dc.clone();
     let args = coordinator_args(a.port, b.port, true);
-    let (code, out, err) = tokio::task::spawn_blocking(move || run_coordinator(&dc2, &args, &[]))
-        .await
-        .expect("join");
+    let (code, out, err) = coordinate(&dc, args, &[]).await;
     assert_eq!(code, 0, "stdout: {out}\nstderr: {err}");
     assert!(
         out.starts_with("b failed\na: reserved\ncommit failed: transaction "),
@@ -262,6 +259,10 @@ async fn a_refused_prepare_aborts_everyone() {
         "{out}"
     );
     assert!(out.contains("refused to prepare"), "{out}");
+    assert!(
+        out.ends_with("\nheuristic: false\ndetail: {\"outcome\":\"aborted\"}\n"),
+        "{out}"
+    );
     let (ta, tb) = (a.stop(), b.stop());
     assert!(
         ta.contains(": abort\n") && !ta.contains(": commit\n"),
@@ -312,22 +313,13 @@ async fn a_coordinator_restarted_after_its_decision_completes() {
     let (sink, p, root, [da, db, dc]) = scene("coordinator-crash").await;
     let a = Participant::start(&da, p, false, 0, &[]);
     let b = Participant::start(&db, p, false, 0, &[]);
-    let (dc2, args) = (dc.clone(), coordinator_args(a.port, b.port, true));
-    let (code, out, _) = tokio::task::spawn_blocking(move || {
-        run_coordinator(
-            &dc2,
-            &args,
-            &[("FLOW_TX_TEST_EXIT", "coordinator-decision")],
-        )
-    })
-    .await
-    .expect("join");
+    let args = coordinator_args(a.port, b.port, true);
+    let envs = &[("FLOW_TX_TEST_EXIT", "coordinator-decision")];
+    let (code, out, _) = coordinate(&dc, args, envs).await;
     assert_eq!(code, 3, "the crash hook exits 3: {out}");
     assert_eq!(out, "a: reserved\n");
-    let (dc2, args) = (dc.clone(), coordinator_args(a.port, b.port, false));
-    let (code, out, err) = tokio::task::spawn_blocking(move || run_coordinator(&dc2, &args, &[]))
-        .await
-        .expect("join");
+    let args = coordinator_args(a.port, b.port, false);
+    let (code, out, err) = coordinate(&dc, args, &[]).await;
     assert_eq!(code, 0, "stdout: {out}\nstderr: {err}");
     assert!(err.contains("(committing): 2 participants\n"), "{err}");
     assert!(err.ends_with(": committed\n"), "{err}");
@@ -388,5 +380,217 @@ async fn without_the_headers_a_transactional_resource_is_a_local_transaction() {
         .expect("join");
     assert!(answer.starts_with("HTTP/1.1 409"), "{answer}");
     drop((ok, broken));
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+/// Runs the coordinator on a blocking thread (the test's servers keep
+/// running on the runtime): exit code, stdout, stderr.
+async fn coordinate(
+    dir: &Path,
+    args: Vec<String>,
+    envs: &'static [(&'static str, &'static str)],
+) -> (i32, String, String) {
+    let dir = dir.to_path_buf();
+    tokio::task::spawn_blocking(move || run_coordinator(&dir, &args, envs))
+        .await
+        .expect("join")
+}
+
+/// `flow tx list [--all] main.flow` in `dir`: its stdout.
+fn tx_list(dir: &Path, all: bool) -> String {
+    let mut args = vec!["tx".to_string(), "list".to_string()];
+    if all {
+        args.push("--all".to_string());
+    }
+    args.push("main.flow".to_string());
+    let out = flow(dir, &args, &[]).output().expect("run flow tx list");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{stdout}{out:?}");
+    stdout
+}
+
+/// The transaction a participant's `--trace` lines say it prepared.
+fn traced_id(trace: &str) -> String {
+    trace
+        .lines()
+        .find_map(|l| l.strip_prefix("trace: tx ")?.strip_suffix(": prepare"))
+        .unwrap_or_else(|| panic!("no prepare traced: {trace}"))
+        .to_string()
+}
+
+/// A scripted participant: `POST /reserve/{item}` joins the transaction
+/// (naming itself by the request's host, as a Flow service does), prepare
+/// votes yes, `/commit` is answered with `commit`, `/abort` acknowledged.
+async fn fake_participant(commit: Reply) -> Server {
+    Server::start(move |_, seen| {
+        let path = seen.target.as_str();
+        if path.starts_with("/reserve/") {
+            let host = seen.header("host").unwrap_or_default();
+            Reply::ok("reserved").header("Flow-Tx-Participant", &format!("http://{host}"))
+        } else if path.ends_with("/prepare") {
+            Reply::json(200, r#"{"vote":"yes"}"#)
+        } else if path.ends_with("/commit") {
+            commit.clone()
+        } else if path.ends_with("/abort") {
+            Reply::json(200, r#"{"outcome":"aborted"}"#)
+        } else {
+            Reply::status(404)
+        }
+    })
+    .await
+}
+
+/// `METHOD target` of each request `server` saw.
+fn requests(server: &Server) -> Vec<String> {
+    server
+        .seen()
+        .iter()
+        .map(|s| format!("{} {}", s.method, s.target))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_participant_refusing_the_commit_is_a_mixed_outcome() {
+    let (sink, p, root, [da, _, dc]) = scene("mixed").await;
+    let a = Participant::start(&da, p, false, 0, &[]);
+    // B prepared, then answers the commit with another outcome.
+    let b = fake_participant(Reply::json(409, r#"{"outcome":"aborted"}"#)).await;
+    let args = coordinator_args(a.port, sink_port(&b), true);
+    let (code, out, err) = coordinate(&dc, args, &[]).await;
+    assert_eq!(code, 0, "stdout: {out}\nstderr: {err}");
+    let seen = b.seen();
+    let id = seen
+        .first()
+        .and_then(|s| s.header("flow-tx-id"))
+        .expect("the call carries Flow-Tx-Id")
+        .to_string();
+    assert!(seen[0].header("flow-tx-coordinator").is_some(), "{seen:?}");
+    assert_eq!(
+        requests(&b),
+        [
+            "POST /reserve/pear".to_string(),
+            format!("POST /.flow/tx/{id}/prepare"),
+            format!("POST /.flow/tx/{id}/commit"),
+        ]
+    );
+    let problem = format!(r#"{}: {{"outcome":"aborted"}}"#, b.url());
+    let detail = serde_json::json!({ "outcome": "mixed", "problems": [problem] });
+    assert_eq!(
+        out,
+        format!(
+            "a: reserved\ncommit failed: transaction {id}: outcome mixed\n\
+             heuristic: true\ndetail: {detail}\n"
+        ),
+        "stderr: {err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "level=warn msg={:?} tx={id}\n",
+            format!("participant not committed: {problem}")
+        )),
+        "{err}"
+    );
+    let ta = a.stop();
+    assert_eq!(traced_id(&ta), id);
+    assert!(
+        ta.contains(": vote yes\n") && ta.contains(": commit\n"),
+        "{ta}"
+    );
+    assert!(!ta.contains(": abort\n"), "{ta}");
+    assert!(
+        undos(&sink).is_empty(),
+        "compensations ran: {:?}",
+        undos(&sink)
+    );
+    let list = tx_list(&dc, false);
+    assert!(
+        list.starts_with(&format!("{id} heuristic attempt=0 started=")),
+        "{list}"
+    );
+    assert_eq!(list.lines().count(), 1, "{list}");
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_participant_unreachable_at_commit_is_a_hazard_until_recovery() {
+    let (sink, p, root, [da, db, dc]) = scene("hazard").await;
+    // A dies when the commit arrives (after it prepared) and stays down.
+    let mut a = Participant::start(
+        &da,
+        p,
+        false,
+        0,
+        &[("FLOW_TX_TEST_EXIT", "participant-commit")],
+    );
+    let b = Participant::start(&db, p, false, 0, &[]);
+    let port_a = a.port;
+    let args = coordinator_args(port_a, b.port, true);
+    let envs = &[("FLOW_TX_PHASE2_DEADLINE_MS", "300")];
+    let (code, out, err) = coordinate(&dc, args, envs).await;
+    let crashed = a.wait_exit();
+    assert_eq!(code, 0, "stdout: {out}\nstderr: {err}");
+    let id = traced_id(&crashed);
+    assert!(crashed.contains(": vote yes\n"), "{crashed}");
+    let problem = format!("http://127.0.0.1:{port_a}: ");
+    let head = format!(
+        "a: reserved\ncommit failed: transaction {id}: outcome hazard\nheuristic: true\ndetail: "
+    );
+    let detail: serde_json::Value = out
+        .strip_prefix(&head)
+        .and_then(|d| serde_json::from_str(d).ok())
+        .unwrap_or_else(|| panic!("{out}\nstderr: {err}"));
+    assert_eq!(detail["outcome"], "hazard", "{out}");
+    // Only A is in doubt (B acknowledged the commit).
+    let problems = detail["problems"].as_array().map(Vec::as_slice);
+    assert!(
+        matches!(problems, Some([serde_json::Value::String(p)]) if p.starts_with(&problem)),
+        "{out}"
+    );
+    assert!(
+        err.contains(&format!("msg=\"participant not committed: {problem}")),
+        "{err}"
+    );
+    // The decision stays `committing` for the next start to finish.
+    let list = tx_list(&dc, true);
+    assert!(
+        list.starts_with(&format!("{id} committing attempt=0 started=")),
+        "{list}"
+    );
+    let a = Participant::start(&da, p, false, port_a, &[]);
+    let args = coordinator_args(port_a, b.port, false);
+    let (code, out, err) = coordinate(&dc, args, &[]).await;
+    assert_eq!((code, out.as_str()), (0, ""), "stderr: {err}");
+    assert!(
+        err.contains(&format!(
+            "flow: recovering transaction {id} (committing): 2 participants\n\
+             flow:   commit http://127.0.0.1:{port_a}: done\n"
+        )),
+        "{err}"
+    );
+    assert!(
+        err.ends_with(&format!("flow: transaction {id}: committed\n")),
+        "{err}"
+    );
+    let ta = a.stop();
+    assert!(
+        ta.contains(": commit\n") && !ta.contains(": abort\n"),
+        "{ta}"
+    );
+    let tb = b.stop();
+    assert_eq!(traced_id(&tb), id);
+    assert!(
+        tb.contains(": commit\n") && !tb.contains(": abort\n"),
+        "{tb}"
+    );
+    let list = tx_list(&dc, true);
+    assert!(
+        list.starts_with(&format!("{id} committed attempt=0 started=")),
+        "{list}"
+    );
+    assert!(
+        undos(&sink).is_empty(),
+        "compensations ran: {:?}",
+        undos(&sink)
+    );
     let _ = std::fs::remove_dir_all(&root);
 }
