@@ -504,10 +504,18 @@ async fn a_participant_refusing_the_commit_is_a_mixed_outcome() {
     );
     let list = tx_list(&dc, false);
     assert!(
-        list.starts_with(&format!("{id} heuristic attempt=0 started=")),
+        list.starts_with(&format!("{id} mixed attempt=0 started=")),
         "{list}"
     );
     assert_eq!(list.lines().count(), 1, "{list}");
+    // The decision was commit: recovery must not roll it back.
+    let recover = ["tx", "recover", "main.flow"].map(String::from);
+    let out = flow(&dc, &recover, &[])
+        .output()
+        .expect("run flow tx recover");
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(requests(&b).len(), 3, "recovery told B: {:?}", requests(&b));
+    assert_eq!(tx_list(&dc, false), list);
     let _ = std::fs::remove_dir_all(&root);
 }
 
@@ -550,8 +558,9 @@ async fn a_participant_unreachable_at_commit_is_a_hazard_until_recovery() {
         err.contains(&format!("msg=\"participant not committed: {problem}")),
         "{err}"
     );
-    // The decision stays `committing` for the next start to finish.
-    let list = tx_list(&dc, true);
+    // The decision stays `committing` (unfinished, so listed without
+    // `--all`) for the next start to finish.
+    let list = tx_list(&dc, false);
     assert!(
         list.starts_with(&format!("{id} committing attempt=0 started=")),
         "{list}"

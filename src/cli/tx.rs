@@ -53,7 +53,13 @@ pub(super) fn list(file: Option<&Path>, tx_log: Option<PathBuf>, all: bool) -> i
     let states: &[TxState] = if all {
         &[]
     } else {
-        &[TxState::Active, TxState::RollingBack, TxState::Heuristic]
+        &[
+            TxState::Active,
+            TxState::RollingBack,
+            TxState::Heuristic,
+            TxState::Committing,
+            TxState::Mixed,
+        ]
     };
     let txs = match log.list(script.as_deref(), states) {
         Ok(t) => t,

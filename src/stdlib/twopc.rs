@@ -218,7 +218,7 @@ pub(super) async fn commit(vm: &Rc<Vm>, tx: &Rc<Tx>) -> Value {
     let state = if hazard.is_empty() && mixed.is_empty() {
         TxState::Committed
     } else if hazard.is_empty() {
-        TxState::Heuristic
+        TxState::Mixed
     } else {
         // Stays `committing`: the next start tries again.
         TxState::Committing
@@ -305,7 +305,7 @@ pub(super) async fn recover_committing(
         let state = if hazard {
             TxState::Committing
         } else if done.iter().any(|d| d.2.is_some()) {
-            TxState::Heuristic
+            TxState::Mixed
         } else {
             TxState::Committed
         };

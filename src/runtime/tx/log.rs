@@ -43,6 +43,10 @@ pub enum TxState {
     Committing,
     /// Rolled back, but some compensations did not complete.
     Heuristic,
+    /// A coordinator decided commit, but some participants answered with
+    /// another outcome (§12.2 `mixed`). Nothing is left to retry: it stays
+    /// listed for someone to look at, and recovery leaves it alone.
+    Mixed,
 }
 
 impl TxState {
@@ -56,6 +60,7 @@ impl TxState {
             TxState::Prepared => "prepared",
             TxState::Committing => "committing",
             TxState::Heuristic => "heuristic",
+            TxState::Mixed => "mixed",
         }
     }
 
@@ -68,6 +73,7 @@ impl TxState {
             "prepared" => TxState::Prepared,
             "committing" => TxState::Committing,
             "heuristic" => TxState::Heuristic,
+            "mixed" => TxState::Mixed,
             _ => return None,
         })
     }
