@@ -276,14 +276,7 @@ async fn a_refused_prepare_aborts_everyone() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_participant_restarted_before_commit_completes() {
     let (sink, p, root, [da, db, dc]) = scene("participant-crash").await;
-    let mut a = Participant::start(
-        &da,
-        p,
-        false,
-        0,
-        &[("FLOW_TX_TEST_EXIT", "participant-commit")],
-    );
-    let b = Participant::start(&db, p, false, 0, &[]);
+    let (mut a, b) = commit_crashing_pair(&da, &db, p);
     let port_a = a.port;
     let dc2 = dc.clone();
     let args = coordinator_args(a.port, b.port, true);
@@ -418,6 +411,19 @@ fn traced_id(trace: &str) -> String {
         .to_string()
 }
 
+/// Participants A and B on port 0; A exits (the crash hook) when the
+/// commit arrives, after it prepared.
+fn commit_crashing_pair(da: &Path, db: &Path, sink: u16) -> (Participant, Participant) {
+    let a = Participant::start(
+        da,
+        sink,
+        false,
+        0,
+        &[("FLOW_TX_TEST_EXIT", "participant-commit")],
+    );
+    (a, Participant::start(db, sink, false, 0, &[]))
+}
+
 /// A scripted participant: `POST /reserve/{item}` joins the transaction
 /// (naming itself by the request's host, as a Flow service does), prepare
 /// votes yes, `/commit` is answered with `commit`, `/abort` acknowledged.
@@ -523,14 +529,7 @@ async fn a_participant_refusing_the_commit_is_a_mixed_outcome() {
 async fn a_participant_unreachable_at_commit_is_a_hazard_until_recovery() {
     let (sink, p, root, [da, db, dc]) = scene("hazard").await;
     // A dies when the commit arrives (after it prepared) and stays down.
-    let mut a = Participant::start(
-        &da,
-        p,
-        false,
-        0,
-        &[("FLOW_TX_TEST_EXIT", "participant-commit")],
-    );
-    let b = Participant::start(&db, p, false, 0, &[]);
+    let (mut a, b) = commit_crashing_pair(&da, &db, p);
     let port_a = a.port;
     let args = coordinator_args(port_a, b.port, true);
     let envs = &[("FLOW_TX_PHASE2_DEADLINE_MS", "300")];
