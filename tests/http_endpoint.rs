@@ -923,7 +923,6 @@ fn response(status: u16, headers: &[(&str, &str)], body: &str) -> Response {
             .map(|(n, v)| (n.to_string(), v.to_string()))
             .collect(),
         body: body.as_bytes().to_vec(),
-        content_type: None,
     }
 }
 

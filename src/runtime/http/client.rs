@@ -810,7 +810,6 @@ mod tests {
                     .map(|v| vec![("retry-after".to_string(), v.to_string())])
                     .unwrap_or_default(),
                 body: Vec::new(),
-                content_type: None,
             }))
         };
         let connection = CallError::new(ErrorKind::Connection {

@@ -202,7 +202,6 @@ mod tests {
                 status: 503,
                 headers: Vec::new(),
                 body: Vec::new(),
-                content_type: None,
             }),
             attempts: 3,
         };

@@ -125,8 +125,6 @@ pub struct Response {
     pub headers: Vec<(String, String)>,
     /// The body bytes.
     pub body: Vec<u8>,
-    /// The `content-type` header, if any.
-    pub content_type: Option<String>,
 }
 
 impl Response {
@@ -146,13 +144,29 @@ impl Response {
     /// Whether the content type is JSON (`application/json` or
     /// `application/*+json`).
     pub fn is_json(&self) -> bool {
-        let Some(ct) = &self.content_type else {
+        let Some(ct) = self.content_type() else {
             return false;
         };
         let essence = ct.split(';').next().unwrap_or_default().trim();
-        let essence = essence.to_ascii_lowercase();
-        essence == "application/json"
-            || (essence.starts_with("application/") && essence.ends_with("+json"))
+        let has_prefix = |p: &str| {
+            essence
+                .get(..p.len())
+                .is_some_and(|h| h.eq_ignore_ascii_case(p))
+        };
+        let has_suffix = |p: &str| {
+            essence
+                .len()
+                .checked_sub(p.len())
+                .and_then(|at| essence.get(at..))
+                .is_some_and(|t| t.eq_ignore_ascii_case(p))
+        };
+        essence.eq_ignore_ascii_case("application/json")
+            || (has_prefix("application/") && has_suffix("+json"))
+    }
+
+    /// The `content-type` header, if any.
+    pub fn content_type(&self) -> Option<&str> {
+        self.header("content-type")
     }
 
     /// The body parsed as JSON.
@@ -173,11 +187,14 @@ mod tests {
     use super::*;
 
     fn response(content_type: Option<&str>, body: &str) -> Response {
+        let mut headers = vec![("x-a".to_string(), "1".to_string())];
+        if let Some(ct) = content_type {
+            headers.push(("content-type".into(), ct.into()));
+        }
         Response {
             status: 200,
-            headers: vec![("x-a".into(), "1".into())],
+            headers,
             body: body.as_bytes().to_vec(),
-            content_type: content_type.map(str::to_string),
         }
     }
 

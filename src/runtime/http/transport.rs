@@ -75,6 +75,9 @@ thread_local! {
         const { std::cell::RefCell::new(Vec::new()) };
 }
 
+/// The largest body buffer reserved up front from a `Content-Length`.
+const PRESIZE_MAX: u64 = 64 * 1024;
+
 /// Redirects followed at most.
 const MAX_REDIRECTS: usize = 10;
 
@@ -172,18 +175,14 @@ impl Transport for ReqwestTransport {
                     )
                 })
                 .collect();
-            let content_type = headers
-                .iter()
-                .find(|(n, _)| n == "content-type")
-                .map(|(_, v)| v.clone());
             let too_large = || TransportError::TooLarge { limit };
-            if response
-                .content_length()
-                .is_some_and(|n| n > u64::from(limit))
-            {
+            let declared = response.content_length();
+            if declared.is_some_and(|n| n > u64::from(limit)) {
                 return Err(too_large());
             }
-            let mut body = Vec::new();
+            // Sized from a declared length, so a small body is not grown
+            // chunk by chunk; capped, as the declaration may be a lie.
+            let mut body = Vec::with_capacity(declared.map_or(0, |n| n.min(PRESIZE_MAX) as usize));
             while let Some(chunk) = response.chunk().await.map_err(classify)? {
                 if body.len() + chunk.len() > limit as usize {
                     return Err(too_large());
@@ -194,7 +193,6 @@ impl Transport for ReqwestTransport {
                 status,
                 headers,
                 body,
-                content_type,
             })
         };
         match crate::runtime::server::io_runtime_if_started() {
