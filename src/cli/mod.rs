@@ -364,9 +364,8 @@ fn service_vms(vm: &Vm) -> crate::stdlib::vms::ServiceVms {
     let forced = std::env::var("FLOW_SERVICE_VMS")
         .ok()
         .and_then(|v| v.parse::<usize>().ok());
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     crate::stdlib::vms::ServiceVms {
-        count: forced.unwrap_or(cores).clamp(1, 64),
+        count: forced,
         make: crate::stdlib::vms::process_factory(vm),
         report: forced.is_some(),
     }

@@ -145,15 +145,16 @@ pub fn start(vm: &Rc<Vm>) -> Result<Vec<Arc<BoundListener>>, String> {
             .clone();
         listeners.push(listener);
     }
-    if let Some(first) = listeners.first() {
-        vm.set_extension(super::twopc::CoordinatorUrl(format!(
-            "http://127.0.0.1:{}",
-            first.port()
-        )));
-    }
+    let Some(first) = listeners.first() else {
+        return Ok(listeners);
+    };
+    vm.set_extension(super::twopc::CoordinatorUrl(format!(
+        "http://127.0.0.1:{}",
+        first.port()
+    )));
     match super::vms::plan(vm) {
-        Some(plan) if !listeners.is_empty() => start_on_threads(vm, &listeners, plan)?,
-        _ => start_on_vm_thread(vm, &listeners)?,
+        Some(plan) => start_on_threads(vm, &listeners, plan)?,
+        None => start_on_vm_thread(vm, &listeners)?,
     }
     Ok(listeners)
 }
@@ -182,7 +183,7 @@ fn start_on_vm_thread(vm: &Rc<Vm>, listeners: &[Arc<BoundListener>]) -> Result<(
     Ok(())
 }
 
-/// One VM per thread: this one and `plan.vms.count - 1` new threads, each
+/// One VM per thread: this one and `plan.count - 1` new threads, each
 /// with its own instance (made by the host's factory, with the module
 /// variables of the plan copied in) serving its share of every listener.
 fn start_on_threads(
@@ -191,7 +192,7 @@ fn start_on_threads(
     plan: super::vms::Plan,
 ) -> Result<(), String> {
     let limits = settings(vm).server;
-    let count = plan.vms.count;
+    let count = plan.count;
     let mut shares: Vec<Vec<server::Share>> = (0..count).map(|_| Vec::new()).collect();
     for listener in listeners {
         let per_thread =
@@ -206,7 +207,7 @@ fn start_on_threads(
     let mut started = Vec::new();
     for (t, thread_shares) in shares.enumerate() {
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
-        let make = plan.vms.make.clone();
+        let make = plan.make.clone();
         let globals = globals.clone();
         let listeners = listeners.to_vec();
         std::thread::Builder::new()

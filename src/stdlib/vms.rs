@@ -24,8 +24,10 @@ pub type VmFactory = Arc<dyn Fn() -> Result<Rc<Vm>, String> + Send + Sync>;
 /// (an extension of the first instance; `flow run` sets it).
 #[derive(Clone)]
 pub struct ServiceVms {
-    /// How many instances (threads) in all, the first one included.
-    pub count: usize,
+    /// How many instances (threads) in all, the first one included; `None`:
+    /// one per core, counted only when a service starts (reading the
+    /// core count costs a few files in a container).
+    pub count: Option<usize>,
     /// Creates the other instances, each on its own thread.
     pub make: VmFactory,
     /// Report the chosen mode on stderr (the `FLOW_SERVICE_VMS` override).
@@ -92,11 +94,16 @@ impl SharedValue {
 
 /// How the services of an instance will run on several instances.
 pub struct Plan {
-    /// The host's settings.
-    pub vms: ServiceVms,
+    /// How many instances in all, the first one included.
+    pub count: usize,
+    /// Creates the other instances.
+    pub make: VmFactory,
     /// The module variables to copy into each other instance.
     pub globals: Vec<(usize, SharedValue)>,
 }
+
+/// Instances at most, whatever was asked.
+const MAX_INSTANCES: usize = 64;
 
 /// Whether (and how) `vm`'s services run on several instances: the host
 /// allows more than one, the program uses no transactions (a participant
@@ -104,20 +111,30 @@ pub struct Plan {
 /// any instance), and the resources are isolated with immutable values in
 /// the module variables they read. Reports the choice when asked to.
 pub fn plan(vm: &Rc<Vm>) -> Option<Plan> {
-    let vms = (*vm.extension::<ServiceVms>()?).clone();
-    let decision = decide(vm, &vms);
+    let vms = vm.extension::<ServiceVms>()?;
+    let count = vms
+        .count
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .clamp(1, MAX_INSTANCES);
+    let decision = shared_globals(vm, count);
     if vms.report {
         let text = match &decision {
-            Ok(_) => format!("service: {} VM instances\n", vms.count),
+            Ok(_) => format!("service: {count} VM instances\n"),
             Err(why) => format!("service: one VM instance ({why})\n"),
         };
         vm.write_stderr(&text);
     }
-    decision.ok()
+    decision.ok().map(|globals| Plan {
+        count,
+        make: vms.make.clone(),
+        globals,
+    })
 }
 
-fn decide(vm: &Rc<Vm>, vms: &ServiceVms) -> Result<Plan, String> {
-    if vms.count < 2 {
+/// The module variables to copy into the other instances, or why the
+/// services must stay on one.
+fn shared_globals(vm: &Rc<Vm>, count: usize) -> Result<Vec<(usize, SharedValue)>, String> {
+    if count < 2 {
         return Err("one thread".into());
     }
     if super::tx::uses_transactions(vm) {
@@ -138,10 +155,7 @@ fn decide(vm: &Rc<Vm>, vms: &ServiceVms) -> Result<Plan, String> {
         })?;
         globals.push((g, shared));
     }
-    Ok(Plan {
-        vms: vms.clone(),
-        globals,
-    })
+    Ok(globals)
 }
 
 /// A factory for `flow run`: instances with the process's stdout and
