@@ -214,34 +214,14 @@ fn start_on_threads(
             .name(format!("flow-vm-{}", t + 1))
             .stack_size(8 << 20)
             .spawn(move || {
-                let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                else {
-                    let _ = ready_tx.send(Err("cannot start a runtime".to_string()));
-                    return;
+                let instance = Instance {
+                    make,
+                    globals,
+                    shares: thread_shares,
+                    listeners,
+                    limits,
                 };
-                let local = tokio::task::LocalSet::new();
-                local.block_on(&rt, async move {
-                    let vm = match make() {
-                        Ok(vm) => vm,
-                        Err(e) => {
-                            let _ = ready_tx.send(Err(e));
-                            return;
-                        }
-                    };
-                    {
-                        let mut values = vm.globals.borrow_mut();
-                        for (g, v) in globals.iter() {
-                            if let Some(slot) = values.get_mut(*g) {
-                                *slot = v.to_value();
-                            }
-                        }
-                    }
-                    let _ = ready_tx.send(Ok(()));
-                    serve_shares(&vm, thread_shares, &listeners, limits).await;
-                    vm.flush();
-                });
+                instance.run(ready_tx);
             })
             .map_err(|e| format!("error: cannot start a service thread: {e}\n"))?;
         started.push(ready_rx);
@@ -261,6 +241,43 @@ fn start_on_threads(
     Ok(())
 }
 
+/// What a service thread needs to run its own instance.
+struct Instance {
+    make: super::vms::VmFactory,
+    globals: Arc<Vec<(usize, super::vms::SharedValue)>>,
+    shares: Vec<server::Share>,
+    listeners: Vec<Arc<BoundListener>>,
+    limits: server::ServerLimits,
+}
+
+impl Instance {
+    /// Makes the instance on this thread, says on `ready` whether that
+    /// worked, then serves its shares until the listeners close.
+    fn run(self, ready: std::sync::mpsc::Sender<Result<(), String>>) {
+        let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        else {
+            let _ = ready.send(Err("cannot start a runtime".to_string()));
+            return;
+        };
+        let local = tokio::task::LocalSet::new();
+        local.block_on(&rt, async move {
+            let vm = match (self.make)() {
+                Ok(vm) => vm,
+                Err(e) => {
+                    let _ = ready.send(Err(e));
+                    return;
+                }
+            };
+            super::vms::install(&vm, &self.globals);
+            let _ = ready.send(Ok(()));
+            serve_shares(&vm, self.shares, &self.listeners, self.limits).await;
+            vm.flush();
+        });
+    }
+}
+
 /// Serves this thread's share of every listener with this thread's VM.
 async fn serve_shares(
     vm: &Rc<Vm>,
@@ -272,11 +289,7 @@ async fn serve_shares(
     for (si, (share, listener)) in shares.into_iter().zip(listeners).enumerate() {
         let run = {
             let vm = vm.clone();
-            move |req: Incoming| {
-                // Boxed: the task then holds a pointer, not the strand's
-                // large future (copied when spawned and again when done).
-                tokio::task::spawn_local(Box::pin(run_request(vm.clone(), si, req)));
-            }
+            move |req: Incoming| spawn_request(&vm, si, req)
         };
         let ctx = server::Context::new(router(vm, si), limits, server::LocalVm(Box::new(run)));
         tasks.push(tokio::task::spawn_local(server::serve_share(
@@ -293,8 +306,15 @@ async fn serve_shares(
 /// Runs each request of service `si` in its own strand.
 async fn dispatch(vm: Rc<Vm>, si: usize, mut rx: mpsc::UnboundedReceiver<Incoming>) {
     while let Some(req) = rx.recv().await {
-        tokio::task::spawn_local(Box::pin(run_request(vm.clone(), si, req)));
+        spawn_request(&vm, si, req);
     }
+}
+
+/// Starts the task that answers `req` (service `si`) on this thread.
+fn spawn_request(vm: &Rc<Vm>, si: usize, req: Incoming) {
+    // Boxed: the task then holds a pointer, not the strand's large future
+    // (copied when spawned and again when done).
+    tokio::task::spawn_local(Box::pin(run_request(vm.clone(), si, req)));
 }
 
 async fn run_request(vm: Rc<Vm>, si: usize, req: Incoming) {

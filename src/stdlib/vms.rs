@@ -92,6 +92,16 @@ impl SharedValue {
     }
 }
 
+/// Copies `globals` (from [`Plan::globals`]) into instance `vm`.
+pub fn install(vm: &Vm, globals: &[(usize, SharedValue)]) {
+    let mut values = vm.globals.borrow_mut();
+    for (g, v) in globals {
+        if let Some(slot) = values.get_mut(*g) {
+            *slot = v.to_value();
+        }
+    }
+}
+
 /// How the services of an instance will run on several instances.
 pub struct Plan {
     /// How many instances in all, the first one included.
