@@ -256,18 +256,16 @@ pub fn serve(
     to_vm: mpsc::UnboundedSender<Incoming>,
 ) -> Result<(), String> {
     let rt = io_runtime()?;
-    let socket = take_socket(listener)?;
-    let guard = ActiveGuard::new(listener);
-    let ctx = Arc::new(Context::new(router, limits, ToVm(to_vm)));
-    let l = listener.clone();
     let _enter = rt.enter();
-    let socket = tokio::net::TcpListener::from_std(socket)
-        .map_err(|e| format!("cannot listen on port {}: {e}", listener.port))?;
-    rt.spawn(accept_loop(socket, l, ctx, guard));
+    let (socket, guard) = listen(listener)?;
+    let ctx = Arc::new(Context::new(router, limits, ToVm(to_vm)));
+    rt.spawn(accept_loop(socket, listener.clone(), ctx, guard));
     Ok(())
 }
 
-fn take_socket(listener: &Arc<BoundListener>) -> Result<std::net::TcpListener, String> {
+/// Takes `listener`'s socket (it is served once) onto the current tokio
+/// runtime, counted as active while the accept loop holds the guard.
+fn listen(listener: &Arc<BoundListener>) -> Result<(tokio::net::TcpListener, ActiveGuard), String> {
     let socket = listener
         .socket
         .lock()
@@ -282,7 +280,10 @@ fn take_socket(listener: &Arc<BoundListener>) -> Result<std::net::TcpListener, S
     listener
         .served
         .store(true, std::sync::atomic::Ordering::SeqCst);
-    Ok(socket)
+    let guard = ActiveGuard::new(listener);
+    let socket = tokio::net::TcpListener::from_std(socket)
+        .map_err(|e| format!("cannot listen on port {}: {e}", listener.port))?;
+    Ok((socket, guard))
 }
 
 /// An accepted connection on its way to a VM thread, counted as active.
@@ -314,10 +315,7 @@ pub struct Share {
 /// resource's strand and its remote calls: no thread hop per request).
 /// Each thread then runs its [`Share`] with [`serve_share`].
 pub fn serve_shared(listener: &Arc<BoundListener>, threads: usize) -> Result<Vec<Share>, String> {
-    let socket = take_socket(listener)?;
-    let guard = ActiveGuard::new(listener);
-    let socket = tokio::net::TcpListener::from_std(socket)
-        .map_err(|e| format!("cannot listen on port {}: {e}", listener.port))?;
+    let (socket, guard) = listen(listener)?;
     let mut shares = Vec::new();
     let mut targets = Vec::new();
     for _ in 0..threads.max(1) {
