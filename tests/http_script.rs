@@ -261,6 +261,43 @@ public function main() {{
 }
 
 #[tokio::test]
+async fn execute_upper_cases_its_method_and_refuses_one_that_is_not_a_method() {
+    let server = Server::always(Reply::ok("done")).await;
+    let program = format!(
+        "{PRELUDE}
+endpoint api = http:client(`http://127.0.0.1:${{port}}`);
+
+public function main() {{
+    http:Response|http:Error patched = api->execute(\"patch\", \"/p\");
+    if patched is http:Response {{
+        io:println(patched.status, \" \", patched.body);
+    }}
+    http:Response|http:Error bad = api->execute(\"no such\", \"/q\");
+    if bad is http:Error {{
+        io:println(bad.message());
+    }}
+}}
+"
+    );
+    let run = run_script("execute", &program, &port(&server), &[]).await;
+    assert_eq!(
+        lines(&run),
+        [
+            "200 done",
+            "endpoint `api`: NO SUCH /q: 'NO SUCH' is not an HTTP method",
+        ],
+        "stderr: {}",
+        run.stderr
+    );
+    let seen = server.seen();
+    assert_eq!(seen.len(), 1, "the bad method is not sent");
+    assert_eq!(
+        (seen[0].method.as_str(), seen[0].target.as_str()),
+        ("PATCH", "/p")
+    );
+}
+
+#[tokio::test]
 async fn retries_follow_the_endpoint_policy() {
     // Each path fails with 503 `n` times, then answers 200.
     let server = Server::start(|_, seen| {

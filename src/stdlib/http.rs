@@ -663,15 +663,15 @@ pub(crate) type Prepared = (Client, String, Request, String);
 pub(crate) fn prepare_request(vm: &Vm, args: &[Value]) -> VmResult<Result<Prepared, Value>> {
     let c = client_arg(args, 0)?;
     Ok(build_request(vm, args, c)?.map(|req| {
-        let what = call_text(&c.name, &req.method, &req.path);
+        let what = call_text(&c.name, req.method.as_str(), &req.path);
         (c.client.clone(), c.name.clone(), req, what)
     }))
 }
 
 /// The `endpoint `NAME`: METHOD PATH` text that starts a call's messages;
 /// built only when a message needs it.
-fn call_text(name: &str, method: &Method, path: &str) -> String {
-    format!("endpoint `{name}`: {} {path}", method.as_str())
+fn call_text(name: &str, method: &str, path: &str) -> String {
+    format!("endpoint `{name}`: {method} {path}")
 }
 
 /// The request of `http:remoteCall`'s arguments for the client `c`.
@@ -691,8 +691,8 @@ fn build_request(vm: &Vm, args: &[Value], c: &ClientObj) -> VmResult<Result<Requ
             &vm.program.types,
             "http:Error",
             format!(
-                "endpoint `{}`: {method_text} {path}: '{method_text}' is not an HTTP method",
-                c.name
+                "{}: '{method_text}' is not an HTTP method",
+                call_text(&c.name, &method_text, path)
             ),
             MapObj::default(),
         )));
@@ -705,7 +705,7 @@ fn build_request(vm: &Vm, args: &[Value], c: &ClientObj) -> VmResult<Result<Requ
             let j = json_to_serde(v, &vm.program.types).map_err(|e| {
                 Panic::msg(format!(
                     "{}: cannot send the body: {e}",
-                    call_text(&c.name, &req.method, &req.path)
+                    call_text(&c.name, req.method.as_str(), &req.path)
                 ))
             })?;
             req = req.body(crate::runtime::http::Body::Json(j));
@@ -773,7 +773,7 @@ fn remote_call(vm: &Rc<Vm>, args: &[Value]) -> NativeResult {
                 super::twopc::joined(&tx, url).map_err(Panic::msg)?;
             }
         }
-        let what = || call_text(&c.name, &req.method, &req.path);
+        let what = || call_text(&c.name, req.method.as_str(), &req.path);
         Ok(match result {
             Ok(resp) => convert_response(&vm, &resp, ty, mode, what),
             Err(e) => call_error_value(types, &e, &what()),

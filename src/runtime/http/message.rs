@@ -148,20 +148,13 @@ impl Response {
             return false;
         };
         let essence = ct.split(';').next().unwrap_or_default().trim();
-        let has_prefix = |p: &str| {
-            essence
-                .get(..p.len())
-                .is_some_and(|h| h.eq_ignore_ascii_case(p))
+        let Some((kind, sub)) = essence.split_once('/') else {
+            return false;
         };
-        let has_suffix = |p: &str| {
-            essence
-                .len()
-                .checked_sub(p.len())
-                .and_then(|at| essence.get(at..))
-                .is_some_and(|t| t.eq_ignore_ascii_case(p))
-        };
-        essence.eq_ignore_ascii_case("application/json")
-            || (has_prefix("application/") && has_suffix("+json"))
+        let suffix = sub.len().checked_sub(5).and_then(|at| sub.get(at..));
+        kind.eq_ignore_ascii_case("application")
+            && (sub.eq_ignore_ascii_case("json")
+                || suffix.is_some_and(|s| s.eq_ignore_ascii_case("+json")))
     }
 
     /// The `content-type` header, if any.
@@ -203,6 +196,9 @@ mod tests {
         assert!(response(Some("application/json"), "").is_json());
         assert!(response(Some("Application/JSON; charset=utf-8"), "").is_json());
         assert!(response(Some("application/problem+json"), "").is_json());
+        assert!(response(Some("APPLICATION/Vnd.A+JSON"), "").is_json());
+        assert!(!response(Some("text/x+json"), "").is_json());
+        assert!(!response(Some("application/jsonp"), "").is_json());
         assert!(!response(Some("text/plain"), "").is_json());
         assert!(!response(None, "").is_json());
         let r = response(Some("application/json"), r#"{"a":1}"#);
