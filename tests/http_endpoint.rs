@@ -117,6 +117,29 @@ async fn sends_endpoint_and_request_headers_query_and_a_json_body() {
 }
 
 #[tokio::test]
+async fn every_call_reaches_its_own_path_past_the_joined_url_cache() {
+    // The endpoint keeps the joined URLs of its last 8 paths: 12 paths
+    // evict some, and calls with a query bypass the cache.
+    let server = Server::always(Reply::ok("ok")).await;
+    let ep = endpoint(config(&format!("{}/api", server.url())), "paths");
+    let mut expected = Vec::new();
+    for round in 0..2 {
+        for i in 0..12 {
+            let path = format!("/p{i}");
+            expect_ok(ep.call(Request::get(&path)).await);
+            expected.push(format!("/api{path}"));
+            if i % 5 == 0 {
+                let req = Request::get(&path).query("round", round.to_string());
+                expect_ok(ep.call(req).await);
+                expected.push(format!("/api{path}?round={round}"));
+            }
+        }
+    }
+    let targets: Vec<String> = server.seen().into_iter().map(|s| s.target).collect();
+    assert_eq!(targets, expected);
+}
+
+#[tokio::test]
 async fn a_text_body_is_sent_as_text_plain() {
     let server = Server::always(Reply::ok("fine").header("content-type", "text/plain")).await;
     let ep = endpoint(config(&server.url()), "echo");
