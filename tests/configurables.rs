@@ -2,7 +2,10 @@
 //! directory (under `target/tmp-config-tests/`) with `-C`, `FLOW_CONFIG_*`,
 //! `Config.toml` and `--config`.
 
-use std::path::{Path, PathBuf};
+#[path = "support/scratch.rs"]
+mod scratch;
+use scratch::scratch_dir;
+use std::path::PathBuf;
 use std::process::Command;
 
 /// A scratch directory holding `main.flow` (and whatever a test adds).
@@ -12,12 +15,9 @@ struct Scratch {
 
 impl Scratch {
     fn new(name: &str, program: &str) -> Scratch {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("target/tmp-config-tests")
-            .join(format!("{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("create the scratch directory");
-        let s = Scratch { dir };
+        let s = Scratch {
+            dir: scratch_dir("config-tests", name),
+        };
         s.write("main.flow", program);
         s
     }

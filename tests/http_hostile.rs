@@ -7,9 +7,11 @@
 //! the test can read the process's peak memory (Linux `VmHWM`) while it is
 //! still alive.
 
+#[path = "support/scratch.rs"]
+mod scratch;
+use scratch::scratch_dir;
 use server::{Reply, Server};
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 #[path = "support/server.rs"]
@@ -35,11 +37,7 @@ fn peak_rss_kib(pid: u32) -> Option<u64> {
 /// Runs `program` with `-C port=PORT`, reads its first line of output,
 /// samples its peak memory, then closes its stdin and waits for it.
 async fn run_script(name: &str, program: &str, port: String) -> Run {
-    let dir: PathBuf = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("target/tmp-http-hostile-tests")
-        .join(format!("{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("create the scratch directory");
+    let dir = scratch_dir("http-hostile-tests", name);
     std::fs::write(dir.join("main.flow"), program).expect("write the script");
     let d = dir.clone();
     let run = tokio::task::spawn_blocking(move || {

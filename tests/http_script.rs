@@ -5,8 +5,11 @@
 //! printed, its exit code and what the server saw: methods, paths, query
 //! strings, headers, bodies, attempt counts.
 
+#[path = "support/scratch.rs"]
+mod scratch;
+use scratch::scratch_dir;
 use server::{Reply, Seen, Server};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 #[path = "support/server.rs"]
@@ -23,11 +26,7 @@ struct Run {
 /// Writes `program` to a scratch directory and runs `flow run -C port=PORT
 /// main.flow` there (off the runtime's thread, so the server keeps serving).
 async fn run_script(name: &str, program: &str, port: &str, extra: &[&str]) -> Run {
-    let dir: PathBuf = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("target/tmp-http-script-tests")
-        .join(format!("{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("create the scratch directory");
+    let dir = scratch_dir("http-script-tests", name);
     std::fs::write(dir.join("main.flow"), program).expect("write the script");
     let mut args: Vec<String> = vec!["run".into(), "-C".into(), format!("port={port}")];
     args.extend(extra.iter().map(|s| s.to_string()));

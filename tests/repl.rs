@@ -1,6 +1,9 @@
 //! The REPL (§14): scripted through piped standard input, and interactive
 //! through a pseudo-terminal (rexpect).
 
+#[path = "support/scratch.rs"]
+mod scratch;
+use scratch::scratch_dir;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -10,12 +13,7 @@ fn scratch(name: &str) -> PathBuf {
     // Tests run in parallel: every directory is distinct.
     static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("target/tmp-repl-tests")
-        .join(format!("{name}-{}-{n}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("create the scratch directory");
-    dir
+    scratch_dir("repl-tests", &format!("{name}-{n}"))
 }
 
 /// What a piped session printed.

@@ -6,7 +6,10 @@
 
 #[path = "support/port_line.rs"]
 mod port_line;
+#[path = "support/scratch.rs"]
+mod scratch;
 use flow::compile::isolation::{service_globals, Isolation};
+use scratch::scratch_dir;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -141,11 +144,7 @@ impl Served {
     }
 
     fn start_with(name: &str, script: &str, vms: &str, flags: &[&str]) -> Served {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("target/tmp-service-vms-tests")
-            .join(format!("{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("create the scratch directory");
+        let dir = scratch_dir("service-vms-tests", name);
         std::fs::write(dir.join("main.flow"), script).expect("write the script");
         let mut child = Command::new(env!("CARGO_BIN_EXE_flow"))
             .arg("run")

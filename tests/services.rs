@@ -5,9 +5,12 @@
 
 #[path = "support/port_line.rs"]
 mod port_line;
+#[path = "support/scratch.rs"]
+mod scratch;
+use scratch::scratch_dir;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -91,11 +94,7 @@ impl Served {
     /// Writes `script` to a scratch directory and starts `flow run` on it
     /// with `envs`, waiting for the `port=N` line.
     fn start(name: &str, script: &str, envs: &[(&str, &str)]) -> Served {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("target/tmp-service-tests")
-            .join(format!("{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("create the scratch directory");
+        let dir = scratch_dir("service-tests", name);
         std::fs::write(dir.join("main.flow"), script).expect("write the script");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_flow"));
         cmd.args(["run", "main.flow"])
@@ -491,10 +490,7 @@ fn sigterm_lets_the_request_in_flight_finish_and_exits_0() {
 /// Runs `flow run --allow-net ALLOW main.flow` on `script` in a scratch
 /// directory and returns what it did.
 fn run_with_allow_net(name: &str, script: &str, allow: &str) -> std::process::Output {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("target/tmp-service-tests")
-        .join(format!("{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("create dir");
+    let dir = scratch_dir("service-tests", name);
     std::fs::write(dir.join("main.flow"), script).expect("write");
     let out = Command::new(env!("CARGO_BIN_EXE_flow"))
         .args(["run", "--allow-net", allow, "main.flow"])

@@ -7,8 +7,10 @@
 #[path = "support/paused.rs"]
 mod paused;
 
+#[path = "support/scratch.rs"]
+mod scratch;
 use paused::{run, MS};
-use std::path::Path;
+use scratch::scratch_dir;
 
 #[tokio::test(start_paused = true)]
 async fn four_strands_sleeping_500ms_take_500ms() {
@@ -302,11 +304,7 @@ mod server {
 async fn remote_calls_under_start_are_in_flight_together() {
     use std::sync::atomic::Ordering;
     let server = server::Server::start(300 * MS).await;
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("target/tmp-strand-tests")
-        .join(format!("remote-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("create the scratch directory");
+    let dir = scratch_dir("strand-tests", "remote");
     let program = r#"
 import io;
 import http;

@@ -6,6 +6,9 @@
 //! `Idempotency-Key`), what the script printed and its exit code, and the
 //! `flow tx list` / `flow tx recover` commands.
 
+#[path = "support/scratch.rs"]
+mod scratch;
+use scratch::scratch_dir;
 use server::{Reply, Seen, Server};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -30,11 +33,7 @@ struct Scratch {
 
 impl Scratch {
     fn new(name: &str, program: &str) -> Scratch {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("target/tmp-transaction-tests")
-            .join(format!("{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("create the scratch directory");
+        let dir = scratch_dir("transaction-tests", name);
         std::fs::write(dir.join("main.flow"), program).expect("write the script");
         Scratch { dir }
     }

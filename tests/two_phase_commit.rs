@@ -6,6 +6,9 @@
 
 #[path = "support/port_line.rs"]
 mod port_line;
+#[path = "support/scratch.rs"]
+mod scratch;
+use scratch::scratch_dir;
 use server::{Reply, Server};
 
 use std::path::{Path, PathBuf};
@@ -77,12 +80,7 @@ public function main() {
 "#;
 
 fn scratch(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("target/tmp-2pc-tests")
-        .join(format!("{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("scratch directory");
-    dir
+    scratch_dir("2pc-tests", name)
 }
 
 fn flow(dir: &Path, args: &[String], envs: &[(&str, &str)]) -> Command {
