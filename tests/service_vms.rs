@@ -255,6 +255,17 @@ fn concurrently(
         .collect()
 }
 
+/// Asserts that the answers are the counts 1 to `n`, each once (one shared
+/// counter, whichever order the requests ran in).
+fn assert_counted_once_each(answers: &[(u16, String)], n: i64) {
+    let mut seen: Vec<i64> = answers
+        .iter()
+        .map(|(_, b)| b.parse().expect("int"))
+        .collect();
+    seen.sort_unstable();
+    assert_eq!(seen, (1..=n).collect::<Vec<_>>());
+}
+
 /// A gateway whose endpoint points at its own `/down` resource (503), with
 /// a breaker that opens after 8 calls with at least half failing.
 const GATEWAY: &str = r#"
@@ -351,12 +362,7 @@ public function main() {
     let served = Served::start("counter", script, "2");
     let answers = concurrently(served.port, 4, 10, "POST", "/inc");
     assert!(answers.iter().all(|(s, _)| *s == 200));
-    let mut seen: Vec<i64> = answers
-        .iter()
-        .map(|(_, b)| b.parse().expect("int"))
-        .collect();
-    seen.sort_unstable();
-    assert_eq!(seen, (1..=40).collect::<Vec<_>>());
+    assert_counted_once_each(&answers, 40);
     let mut c = Conn::open(served.port);
     assert_eq!(c.send("GET", "/count"), (200, "40".to_string()));
     drop(c);
@@ -391,12 +397,7 @@ public function main() {
 "#;
     let served = Served::start("final-map", script, "2");
     let answers = concurrently(served.port, 2, 5, "POST", "/hit/a");
-    let mut seen: Vec<i64> = answers
-        .iter()
-        .map(|(_, b)| b.parse().expect("int"))
-        .collect();
-    seen.sort_unstable();
-    assert_eq!(seen, (1..=10).collect::<Vec<_>>());
+    assert_counted_once_each(&answers, 10);
     let (code, stderr) = served.stop();
     assert_eq!(code, 0, "{stderr}");
     assert!(stderr.contains("holds a mutable value"), "{stderr}");
