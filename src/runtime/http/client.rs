@@ -285,18 +285,12 @@ impl Endpoint {
         let inner = &*self.inner;
         bump(&inner.counters.calls);
         let _pending = InFlight::enter(&inner.counters.in_flight);
-        let (headers, body) = match inner.prepare(req) {
-            Ok(prepared) => prepared,
+        let ctx = match inner.prepare(req) {
+            Ok(ctx) => ctx,
             Err(message) => {
                 bump(&inner.counters.failures);
                 return Err(CallError::new(ErrorKind::InvalidRequest { message }));
             }
-        };
-        let ctx = CallCtx {
-            req,
-            headers,
-            body,
-            attempts: AtomicU32::new(0),
         };
         let result = match deadline_after(inner.config.deadline) {
             // Without a deadline the layers are not wrapped (and moved) once more.
@@ -365,9 +359,9 @@ impl Drop for InFlight<'_> {
 type AttemptFuture<'a> = Pin<Box<dyn Future<Output = Result<Response, CallError>> + Send + 'a>>;
 
 impl Inner {
-    /// The headers and body bytes of `req`, or why it cannot be sent.
-    #[allow(clippy::type_complexity)]
-    fn prepare(&self, req: &Request) -> Result<(Vec<(String, String)>, Option<Vec<u8>>), String> {
+    /// The call state of `req` (its merged headers and body bytes), or why
+    /// it cannot be sent.
+    fn prepare<'r>(&self, req: &'r Request) -> Result<CallCtx<'r>, String> {
         validate_headers("headers", &req.headers).map_err(|e| e.message)?;
         let overridden = |name: &str| {
             req.headers
@@ -391,7 +385,12 @@ impl Inner {
             }
             body.to_bytes()
         });
-        Ok((headers, body))
+        Ok(CallCtx {
+            req,
+            headers,
+            body,
+            attempts: AtomicU32::new(0),
+        })
     }
 
     /// What one attempt sends.
