@@ -34,6 +34,22 @@ impl Body {
     }
 }
 
+/// The headers of `map` as `(name, value)` pairs in order; a value that
+/// is not UTF-8 is kept with replacement characters.
+pub fn header_pairs(map: &reqwest::header::HeaderMap) -> Vec<(String, String)> {
+    let mut pairs = Vec::with_capacity(map.len());
+    for (name, value) in map {
+        // Visible ASCII (almost every value) is copied without the lossy
+        // decoder's scan.
+        let value = match value.to_str() {
+            Ok(text) => text.to_string(),
+            Err(_) => String::from_utf8_lossy(value.as_bytes()).into_owned(),
+        };
+        pairs.push((name.as_str().to_string(), value));
+    }
+    pairs
+}
+
 /// One remote call (`ep->get(path)`, `ep->execute(method, path, body)`, …).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Request {
@@ -215,5 +231,29 @@ mod tests {
         let text = Body::Text("hi".into());
         assert_eq!(text.content_type(), "text/plain; charset=utf-8");
         assert_eq!(text.to_bytes(), b"hi".to_vec());
+    }
+
+    #[test]
+    fn header_pairs_keep_order_repeats_and_non_utf8_values() {
+        use reqwest::header::{HeaderMap, HeaderValue};
+        let mut map = HeaderMap::new();
+        map.append("x-b", HeaderValue::from_static("2"));
+        map.append("set-cookie", HeaderValue::from_static("a=1"));
+        map.append("set-cookie", HeaderValue::from_static("b=2"));
+        map.append("x-name", HeaderValue::from_bytes(b"caf\xe9").unwrap());
+        let pairs = header_pairs(&map);
+        let pairs: Vec<(&str, &str)> = pairs
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(
+            pairs,
+            [
+                ("x-b", "2"),
+                ("set-cookie", "a=1"),
+                ("set-cookie", "b=2"),
+                ("x-name", "caf\u{fffd}"),
+            ]
+        );
     }
 }

@@ -126,7 +126,9 @@ impl ReqwestTransport {
         });
         let mut builder = reqwest::Client::builder()
             .redirect(redirect)
-            .retry(reqwest::retry::never())
+            // `never()` alone still clones every request for a retry that
+            // cannot happen; a zero per-request limit skips the clone.
+            .retry(reqwest::retry::never().max_retries_per_request(0))
             .pool_idle_timeout(std::time::Duration::from_secs(90))
             .tcp_nodelay(true)
             .http1_only();
@@ -165,16 +167,7 @@ impl Transport for ReqwestTransport {
         let exchange = async move {
             let mut response = builder.send().await.map_err(classify)?;
             let status = response.status().as_u16();
-            let headers: Vec<(String, String)> = response
-                .headers()
-                .iter()
-                .map(|(n, v)| {
-                    (
-                        n.as_str().to_string(),
-                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                    )
-                })
-                .collect();
+            let headers = super::header_pairs(response.headers());
             let too_large = || TransportError::TooLarge { limit };
             let declared = response.content_length();
             if declared.is_some_and(|n| n > u64::from(limit)) {

@@ -499,16 +499,7 @@ async fn answer<D: Dispatch>(req: Request<Body>, ctx: &Context<D>) -> Reply {
         .query()
         .map(router::parse_query)
         .unwrap_or_default();
-    let headers = req
-        .headers()
-        .iter()
-        .map(|(k, v)| {
-            (
-                k.as_str().to_string(),
-                String::from_utf8_lossy(v.as_bytes()).into_owned(),
-            )
-        })
-        .collect();
+    let headers = crate::runtime::http::header_pairs(req.headers());
     let too_large = || {
         Reply::error(
             413,
@@ -553,16 +544,84 @@ async fn answer<D: Dispatch>(req: Request<Body>, ctx: &Context<D>) -> Reply {
 }
 
 fn to_response(reply: Reply) -> Response<Full<Bytes>> {
-    let mut b = Response::builder().status(reply.status);
+    let mut response = match head(&reply) {
+        Ok((status, headers)) => {
+            let mut r = Response::new(Full::new(Bytes::from(reply.body)));
+            *r.status_mut() = status;
+            *r.headers_mut() = headers;
+            return r;
+        }
+        Err(e) => Response::new(Full::new(Bytes::from(
+            serde_json::json!({ "error": format!("invalid response: {e}") }).to_string(),
+        ))),
+    };
+    *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+    response
+}
+
+/// The status and headers of `reply`, or why they are not valid HTTP.
+fn head(reply: &Reply) -> Result<(StatusCode, hyper::HeaderMap), String> {
+    let status = StatusCode::from_u16(reply.status).map_err(|e| e.to_string())?;
+    // Sized up front: the map is built once per response.
+    let mut headers = hyper::HeaderMap::with_capacity(reply.headers.len());
     for (k, v) in &reply.headers {
-        b = b.header(k.as_str(), v.as_str());
+        let name =
+            hyper::header::HeaderName::from_bytes(k.as_bytes()).map_err(|e| e.to_string())?;
+        let value = hyper::header::HeaderValue::from_str(v).map_err(|e| e.to_string())?;
+        headers.append(name, value);
     }
-    b.body(Full::new(Bytes::from(reply.body)))
-        .unwrap_or_else(|e| {
-            let mut r = Response::new(Full::new(Bytes::from(
-                serde_json::json!({ "error": format!("invalid response: {e}") }).to_string(),
-            )));
-            *r.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
-            r
-        })
+    Ok((status, headers))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reply(status: u16, headers: &[(&str, &str)]) -> Reply {
+        Reply {
+            status,
+            headers: headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            body: b"hi".to_vec(),
+        }
+    }
+
+    async fn body_of(r: Response<Full<Bytes>>) -> String {
+        let bytes = r.into_body().collect().await.map(|b| b.to_bytes());
+        String::from_utf8_lossy(&bytes.unwrap_or_default()).into_owned()
+    }
+
+    #[tokio::test]
+    async fn a_reply_becomes_its_status_headers_and_body() {
+        let r = to_response(reply(
+            201,
+            &[("content-type", "text/plain"), ("x-a", "1"), ("x-a", "2")],
+        ));
+        assert_eq!(r.status(), StatusCode::CREATED);
+        assert_eq!(r.headers()["content-type"], "text/plain");
+        let xa: Vec<_> = r.headers().get_all("x-a").iter().collect();
+        assert_eq!(xa, ["1", "2"]);
+        assert_eq!(body_of(r).await, "hi");
+    }
+
+    #[tokio::test]
+    async fn an_invalid_reply_is_answered_500_with_the_reason() {
+        for (bad, reason) in [
+            (reply(1000, &[]), "invalid status code"),
+            (reply(200, &[("bad name", "v")]), "invalid HTTP header name"),
+            (
+                reply(200, &[("x-a", "line\nbreak")]),
+                "failed to parse header value",
+            ),
+        ] {
+            let r = to_response(bad);
+            assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
+            assert_eq!(
+                body_of(r).await,
+                serde_json::json!({ "error": format!("invalid response: {reason}") }).to_string()
+            );
+        }
+    }
 }

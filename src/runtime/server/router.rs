@@ -2,6 +2,8 @@
 //! service: `/orders/{id}` templates, percent-decoding, and the difference
 //! between an unknown path (404) and a known path with another method (405).
 
+use std::borrow::Cow;
+
 /// One segment of a route template.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Segment {
@@ -16,6 +18,9 @@ enum Segment {
 struct Route {
     method: String,
     segments: Vec<Segment>,
+    /// Which segments are literal: of two matching templates, the one
+    /// with a literal segment earliest wins.
+    rank: Vec<bool>,
 }
 
 /// The routes of one service, by index (the resource's index).
@@ -53,10 +58,15 @@ impl Router {
                     None => Segment::Literal(s.to_string()),
                 }
             })
+            .collect::<Vec<_>>();
+        let rank = segments
+            .iter()
+            .map(|s| matches!(s, Segment::Literal(_)))
             .collect();
         self.routes.push(Route {
             method: method.to_ascii_uppercase(),
             segments,
+            rank,
         });
     }
 
@@ -66,7 +76,7 @@ impl Router {
     }
 
     fn find_any_method(&self, path: &str) -> Option<usize> {
-        let segs: Vec<String> = split(path).map(percent_decode).collect();
+        let segs = decoded_segments(path);
         self.routes
             .iter()
             .position(|r| bind(&r.segments, &segs).is_some())
@@ -76,9 +86,9 @@ impl Router {
     /// several templates match, the one with a literal segment earliest
     /// wins (`/orders/new` before `/orders/{id}`).
     pub fn find(&self, method: &str, path: &str) -> Match {
-        let segs: Vec<String> = split(path).map(percent_decode).collect();
+        let segs = decoded_segments(path);
         // (literal-segment pattern, route, bindings) of the best match.
-        let mut best: Option<(Vec<bool>, usize, Bindings)> = None;
+        let mut best: Option<(&[bool], usize, Bindings)> = None;
         let mut allowed = Vec::new();
         for (i, r) in self.routes.iter().enumerate() {
             let Some(params) = bind(&r.segments, &segs) else {
@@ -90,13 +100,8 @@ impl Router {
                 }
                 continue;
             }
-            let rank: Vec<bool> = r
-                .segments
-                .iter()
-                .map(|s| matches!(s, Segment::Literal(_)))
-                .collect();
-            if best.as_ref().is_none_or(|(b, _, _)| rank > *b) {
-                best = Some((rank, i, params));
+            if best.as_ref().is_none_or(|(b, _, _)| r.rank.as_slice() > *b) {
+                best = Some((&r.rank, i, params));
             }
         }
         match best {
@@ -112,17 +117,30 @@ fn split(path: &str) -> impl Iterator<Item = &str> {
     path.split('/').filter(|s| !s.is_empty())
 }
 
+/// The decoded segments of `path`, borrowed where nothing was escaped.
+fn decoded_segments(path: &str) -> Vec<Cow<'_, str>> {
+    split(path)
+        .map(|s| {
+            if s.contains('%') {
+                Cow::Owned(percent_decode(s))
+            } else {
+                Cow::Borrowed(s)
+            }
+        })
+        .collect()
+}
+
 /// The parameter bindings when `segs` matches `template`.
-fn bind(template: &[Segment], segs: &[String]) -> Option<Vec<(String, String)>> {
+fn bind(template: &[Segment], segs: &[Cow<'_, str>]) -> Option<Vec<(String, String)>> {
     if template.len() != segs.len() {
         return None;
     }
     let mut out = Vec::new();
     for (t, s) in template.iter().zip(segs) {
         match t {
-            Segment::Literal(l) if l == s => {}
+            Segment::Literal(l) if *l == **s => {}
             Segment::Literal(_) => return None,
-            Segment::Param(name) => out.push((name.clone(), s.clone())),
+            Segment::Param(name) => out.push((name.clone(), s.to_string())),
         }
     }
     Some(out)
