@@ -109,6 +109,10 @@ pub struct Vm {
     pub started: Instant,
     /// Log level threshold (0 debug, 1 info, 2 warn, 3 error).
     pub log_level: Cell<u8>,
+    /// Whether [`Vm::write_stdout`] or [`Vm::write_stderr`] wrote since the
+    /// last flush (so a strand suspending at every remote call does not
+    /// lock the process's stdout and stderr each time for nothing).
+    unflushed: Cell<bool>,
     /// Per-instance state of standard-library modules and the host (e.g. the
     /// `http` module's trace settings), one value per Rust type.
     extensions: RefCell<Vec<Rc<dyn Any>>>,
@@ -166,6 +170,7 @@ impl Vm {
             limits,
             started: Instant::now(),
             log_level: Cell::new(1),
+            unflushed: Cell::new(false),
             extensions: RefCell::new(Vec::new()),
         }))
     }
@@ -193,6 +198,7 @@ impl Vm {
 
     /// Writes text to stdout.
     pub fn write_stdout(&self, s: &str) -> VmResult<()> {
+        self.unflushed.set(true);
         let mut io = self.io.borrow_mut();
         io.stdout
             .write_all(s.as_bytes())
@@ -201,15 +207,99 @@ impl Vm {
 
     /// Writes text to stderr (flushing stdout first to keep the order).
     pub fn write_stderr(&self, s: &str) {
+        self.unflushed.set(true);
         let mut io = self.io.borrow_mut();
         let _ = io.stdout.flush();
         let _ = io.stderr.write_all(s.as_bytes());
     }
 
+    /// Flushes what [`Vm::write_stdout`] and [`Vm::write_stderr`] wrote
+    /// since the last flush, if anything.
+    pub fn flush_written(&self) {
+        if self.unflushed.get() {
+            self.flush();
+        }
+    }
+
     /// Flushes buffered output.
     pub fn flush(&self) {
+        self.unflushed.set(false);
         let mut io = self.io.borrow_mut();
         let _ = io.stdout.flush();
         let _ = io.stderr.flush();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    /// A writer recording what reached it and how often it was flushed.
+    #[derive(Clone, Default)]
+    struct Recorder(Arc<Mutex<(Vec<u8>, usize)>>);
+
+    impl Write for Recorder {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            if let Ok(mut r) = self.0.lock() {
+                r.0.extend_from_slice(buf);
+            }
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            if let Ok(mut r) = self.0.lock() {
+                r.1 += 1;
+            }
+            Ok(())
+        }
+    }
+
+    impl Recorder {
+        fn seen(&self) -> (String, usize) {
+            let r = self.0.lock().map(|r| r.clone()).unwrap_or_default();
+            (String::from_utf8_lossy(&r.0).into_owned(), r.1)
+        }
+    }
+
+    fn vm_writing_to(out: &Recorder, err: &Recorder) -> Rc<Vm> {
+        let mut sources = crate::syntax::span::SourceMap::new();
+        let checked = crate::check::check_source(
+            "main.flow",
+            "public function main() {}",
+            std::path::Path::new("."),
+            &mut sources,
+        );
+        let program = checked.program.expect("an empty main checks");
+        let compiled = crate::compile::compile(program, Arc::new(sources));
+        let io = HostIo {
+            stdout: Box::new(std::io::BufWriter::new(out.clone())),
+            stderr: Box::new(err.clone()),
+        };
+        Vm::new(Arc::new(compiled), &|_| None, io, Limits::default()).expect("a VM")
+    }
+
+    #[test]
+    fn flush_written_flushes_only_after_output() {
+        let (out, err) = (Recorder::default(), Recorder::default());
+        let vm = vm_writing_to(&out, &err);
+        vm.flush_written();
+        assert_eq!(out.seen(), (String::new(), 0), "nothing written, no flush");
+        vm.write_stdout("a").expect("write");
+        assert_eq!(out.seen().0, "", "still buffered");
+        vm.flush_written();
+        assert_eq!(out.seen(), ("a".to_string(), 1));
+        vm.flush_written();
+        assert_eq!(out.seen().1, 1, "flushed once per write burst");
+        // Writing to stderr flushes stdout first (order), and counts as
+        // output to flush (an embedder's stderr may be buffered).
+        vm.write_stderr("e");
+        assert_eq!(out.seen().1, 2);
+        vm.flush_written();
+        assert_eq!(err.seen(), ("e".to_string(), 2));
+        vm.flush_written();
+        assert_eq!(err.seen().1, 2);
+        // `flush` always flushes.
+        vm.flush();
+        assert_eq!((out.seen().1, err.seen().1), (4, 3));
     }
 }
