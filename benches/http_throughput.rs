@@ -8,6 +8,11 @@
 //!     cargo bench --bench http_throughput            # 20,000 requests
 //!     N=5000 CONCURRENCY=64 cargo bench --bench http_throughput
 //!     SERVE_ONLY=1 cargo bench --bench http_throughput   # just the server (profiling)
+//!     PIN=1 cargo bench --bench http_throughput          # server on CPU 0, clients on CPU 1
+//!
+//! With `PIN=1` (needs `taskset`) the server and the clients never share a
+//! core or migrate, so each client's own CPU cost decides its rate
+//! (docs/PERFORMANCE.md, "Session 6").
 //!
 //! Prints per concurrency: requests per second of each client in each of
 //! ROUNDS rounds (default 5, the clients alternating), their medians and
@@ -37,6 +42,10 @@ fn main() {
         println!("{}", reqwest_loop(port, n, workers).as_micros());
         return;
     }
+    if pinned() {
+        // Before the server thread starts, so that it inherits CPU 0.
+        pin_self_to_cpu0();
+    }
     let port = fixed_server::start_server(b"pong", None);
     if std::env::var_os("SERVE_ONLY").is_some() {
         // For profiling: serve until killed.
@@ -52,7 +61,14 @@ fn main() {
         .max(1);
     let rps = |d: Duration| n as f64 / d.as_secs_f64();
     for workers in levels {
-        println!("GETs to 127.0.0.1:{port}, concurrency {workers}, {n} requests, {rounds} rounds");
+        let placement = if pinned() {
+            ", server on CPU 0, clients on CPU 1"
+        } else {
+            ""
+        };
+        println!(
+            "GETs to 127.0.0.1:{port}, concurrency {workers}, {n} requests, {rounds} rounds{placement}"
+        );
         // Rounds alternate the two clients so that a burst of load from
         // elsewhere on the machine hits both; the medians are compared.
         let (mut rust_rps, mut flow_rps, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
@@ -88,6 +104,33 @@ fn median(values: &mut [f64]) -> f64 {
         values[mid]
     } else {
         (values[mid - 1] + values[mid]) / 2.0
+    }
+}
+
+/// Whether `PIN=1` asked for the server and the clients on separate cores.
+fn pinned() -> bool {
+    std::env::var("PIN").is_ok_and(|v| v == "1")
+}
+
+/// Pins this process (and the threads it starts later) to CPU 0.
+fn pin_self_to_cpu0() {
+    let pid = std::process::id().to_string();
+    let ok = Command::new("taskset")
+        .args(["-p", "-c", "0", &pid])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "PIN=1 needs `taskset` (util-linux) and a second core");
+}
+
+/// A command running `program`, on CPU 1 when pinned.
+fn client_command(program: &std::ffi::OsStr) -> Command {
+    if pinned() {
+        let mut c = Command::new("taskset");
+        c.args(["-c", "1"]).arg(program);
+        c
+    } else {
+        Command::new(program)
     }
 }
 
@@ -131,7 +174,7 @@ fn reqwest_loop(port: u16, n: usize, workers: usize) -> Duration {
 /// mode); its own measurement of the loop.
 fn reqwest_process(port: u16, n: usize, workers: usize) -> Duration {
     let exe = std::env::current_exe().expect("the benchmark's own path");
-    let out = Command::new(exe)
+    let out = client_command(exe.as_os_str())
         .env("REQWEST_CLIENT_PORT", port.to_string())
         .env("N", n.to_string())
         .env("CONCURRENCY", workers.to_string())
@@ -150,7 +193,7 @@ fn flow_loop(port: u16, n: usize, workers: usize) -> Duration {
         env!("CARGO_MANIFEST_DIR"),
         "/benches/programs/http_loop.flow"
     );
-    let out = Command::new(env!("CARGO_BIN_EXE_flow"))
+    let out = client_command(env!("CARGO_BIN_EXE_flow").as_ref())
         .args([
             "run",
             "-C",
