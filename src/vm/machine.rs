@@ -101,7 +101,8 @@ pub struct Vm {
     pub globals: RefCell<Vec<Value>>,
     /// Bound natives, by the program's native index.
     pub natives: Vec<Native>,
-    /// Host I/O.
+    /// Host I/O. Write through [`Vm::write_stdout`] and [`Vm::write_stderr`]:
+    /// a strand's suspension flushes only what they wrote.
     pub io: RefCell<HostIo>,
     /// Limits.
     pub limits: Limits,
