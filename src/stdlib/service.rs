@@ -394,7 +394,7 @@ async fn run_request(vm: Rc<Vm>, si: usize, req: Incoming) {
             .headers
             .push((super::twopc::PARTICIPANT_HEADER.to_ascii_lowercase(), url));
     }
-    vm.flush_written();
+    vm.flush();
     let _ = req.reply.send(reply);
 }
 

@@ -93,7 +93,7 @@ fn spawn(vm: &Rc<Vm>, args: &[Value]) -> NativeResult {
             let result = drive(strand).await;
             // What the strand printed since its last suspension (a service
             // keeps the process running after `main`, so no exit flush).
-            vm.flush_written();
+            vm.flush();
             result
         })
     }));

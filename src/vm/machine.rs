@@ -101,18 +101,19 @@ pub struct Vm {
     pub globals: RefCell<Vec<Value>>,
     /// Bound natives, by the program's native index.
     pub natives: Vec<Native>,
-    /// Host I/O. Write through [`Vm::write_stdout`] and [`Vm::write_stderr`]:
-    /// a strand's suspension flushes only what they wrote.
-    pub io: RefCell<HostIo>,
+    /// Host I/O, written only through [`Vm::write_stdout`] and
+    /// [`Vm::write_stderr`] (so [`Vm::flush`] knows when there is something
+    /// to flush).
+    io: RefCell<HostIo>,
     /// Limits.
     pub limits: Limits,
     /// When the instance started (for `time:monotonic`).
     pub started: Instant,
     /// Log level threshold (0 debug, 1 info, 2 warn, 3 error).
     pub log_level: Cell<u8>,
-    /// Whether [`Vm::write_stdout`] or [`Vm::write_stderr`] wrote since the
-    /// last flush (so a strand suspending at every remote call does not
-    /// lock the process's stdout and stderr each time for nothing).
+    /// Whether anything was written since the last flush (so a strand
+    /// suspending at every remote call does not lock the process's stdout
+    /// and stderr each time for nothing).
     unflushed: Cell<bool>,
     /// Per-instance state of standard-library modules and the host (e.g. the
     /// `http` module's trace settings), one value per Rust type.
@@ -214,17 +215,11 @@ impl Vm {
         let _ = io.stderr.write_all(s.as_bytes());
     }
 
-    /// Flushes what [`Vm::write_stdout`] and [`Vm::write_stderr`] wrote
-    /// since the last flush, if anything.
-    pub fn flush_written(&self) {
-        if self.unflushed.get() {
-            self.flush();
-        }
-    }
-
-    /// Flushes buffered output.
+    /// Flushes what was written since the last flush, if anything.
     pub fn flush(&self) {
-        self.unflushed.set(false);
+        if !self.unflushed.replace(false) {
+            return;
+        }
         let mut io = self.io.borrow_mut();
         let _ = io.stdout.flush();
         let _ = io.stderr.flush();
@@ -280,27 +275,24 @@ mod tests {
     }
 
     #[test]
-    fn flush_written_flushes_only_after_output() {
+    fn flush_flushes_only_after_output() {
         let (out, err) = (Recorder::default(), Recorder::default());
         let vm = vm_writing_to(&out, &err);
-        vm.flush_written();
+        vm.flush();
         assert_eq!(out.seen(), (String::new(), 0), "nothing written, no flush");
         vm.write_stdout("a").expect("write");
         assert_eq!(out.seen().0, "", "still buffered");
-        vm.flush_written();
+        vm.flush();
         assert_eq!(out.seen(), ("a".to_string(), 1));
-        vm.flush_written();
+        vm.flush();
         assert_eq!(out.seen().1, 1, "flushed once per write burst");
         // Writing to stderr flushes stdout first (order), and counts as
         // output to flush (an embedder's stderr may be buffered).
         vm.write_stderr("e");
         assert_eq!(out.seen().1, 2);
-        vm.flush_written();
-        assert_eq!(err.seen(), ("e".to_string(), 2));
-        vm.flush_written();
-        assert_eq!(err.seen().1, 2);
-        // `flush` always flushes.
         vm.flush();
-        assert_eq!((out.seen().1, err.seen().1), (4, 3));
+        assert_eq!(err.seen(), ("e".to_string(), 2));
+        vm.flush();
+        assert_eq!((out.seen().1, err.seen().1), (3, 2));
     }
 }

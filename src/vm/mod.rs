@@ -39,7 +39,7 @@ async fn drive_in_place(strand: &mut Strand) -> Result<Value, Value> {
             Exit::Return(v) => return Ok(v),
             Exit::Panic(e) => return Err(e),
             Exit::Suspend(fut) => {
-                strand.vm().flush_written();
+                strand.vm().flush();
                 let result = fut.await;
                 exit = match strand.resume_with(result) {
                     Some(e) => e,
