@@ -549,18 +549,19 @@ async fn answer<D: Dispatch>(req: Request<Body>, ctx: &Context<D>) -> Reply {
 }
 
 fn to_response(reply: Reply) -> Response<Full<Bytes>> {
-    let mut response = match head(&reply) {
-        Ok((status, headers)) => {
-            let mut r = Response::new(Full::new(Bytes::from(reply.body)));
-            *r.status_mut() = status;
-            *r.headers_mut() = headers;
-            return r;
-        }
-        Err(e) => Response::new(Full::new(Bytes::from(
-            serde_json::json!({ "error": format!("invalid response: {e}") }).to_string(),
-        ))),
+    let (status, headers, body) = match head(&reply) {
+        Ok((status, headers)) => (status, headers, reply.body),
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            hyper::HeaderMap::new(),
+            serde_json::json!({ "error": format!("invalid response: {e}") })
+                .to_string()
+                .into_bytes(),
+        ),
     };
-    *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    *response.headers_mut() = headers;
     response
 }
 
