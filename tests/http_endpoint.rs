@@ -939,14 +939,7 @@ struct Scripted {
 }
 
 fn response(status: u16, headers: &[(&str, &str)], body: &str) -> Response {
-    Response {
-        status,
-        headers: headers
-            .iter()
-            .map(|(n, v)| (n.to_string(), v.to_string()))
-            .collect(),
-        body: body.as_bytes().to_vec(),
-    }
+    Response::new(status, headers.iter().copied(), body.as_bytes().to_vec())
 }
 
 impl Scripted {

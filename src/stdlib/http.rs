@@ -12,9 +12,9 @@
 use super::{arg, ready, str_arg};
 use crate::check::types::{ErrorId, RecordId, TyId, TyKind, Types};
 use crate::runtime::http::{
-    Algorithm, BreakerPolicy, CallError, Client, ConfigError, Endpoint, EndpointConfig, ErrorKind,
-    Failover, FailoverConfig, HedgeConfig, HostPolicy, LoadBalance, LoadBalanceConfig, Method,
-    Request, Response, RetryPolicy, TraceEvent, TraceSink, Transport,
+    header_text, Algorithm, BreakerPolicy, CallError, Client, ConfigError, Endpoint,
+    EndpointConfig, ErrorKind, Failover, FailoverConfig, HedgeConfig, HostPolicy, LoadBalance,
+    LoadBalanceConfig, Method, Request, Response, RetryPolicy, TraceEvent, TraceSink, Transport,
 };
 use crate::runtime::resilience::{
     BulkheadConfig, CircuitBreakerConfig, Jitter, RateLimitConfig, RetryBudgetConfig, RetryConfig,
@@ -764,10 +764,7 @@ fn remote_call(vm: &Rc<Vm>, args: &[Value]) -> NativeResult {
         if let Some(tx) = super::tx::current() {
             let answered = match &result {
                 Ok(r) => Some(r),
-                Err(e) => match &e.kind {
-                    ErrorKind::Status(r) => Some(r),
-                    _ => None,
-                },
+                Err(e) => e.response(),
             };
             if let Some(url) = answered.and_then(|r| r.header(super::twopc::PARTICIPANT_HEADER)) {
                 super::twopc::joined(&tx, url).map_err(Panic::msg)?;
@@ -814,10 +811,11 @@ fn body_json(resp: &Response) -> Result<Value, String> {
 fn headers_value(resp: &Response) -> Value {
     let mut m = MapObj::default();
     for (k, v) in &resp.headers {
-        let k = key(&k.to_ascii_lowercase());
+        let k = key(k.as_str());
+        let v = header_text(v);
         let joined = match m.get(&k) {
             Some(Value::Str(prev)) => format!("{prev}, {v}"),
-            _ => v.clone(),
+            _ => v.into_owned(),
         };
         m.insert(k, Value::str(joined));
     }

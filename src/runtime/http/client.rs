@@ -325,7 +325,7 @@ pub(crate) fn finish(
         Err(CallError {
             kind: ErrorKind::Status(response),
             ..
-        }) if raw => Ok(response),
+        }) if raw => Ok(*response),
         other => other,
     }
 }
@@ -634,7 +634,7 @@ impl Inner {
             Err(kind) => AttemptOutcome::Error(kind.short_name()),
         });
         match result {
-            Ok(r) if r.status >= 400 => Err(CallError::new(ErrorKind::Status(r))),
+            Ok(r) if r.status >= 400 => Err(CallError::new(ErrorKind::Status(Box::new(r)))),
             Ok(r) => Ok(r),
             Err(kind) => Err(CallError::new(kind)),
         }
@@ -803,13 +803,11 @@ mod tests {
     fn retry_decisions_follow_methods_statuses_and_retry_after() {
         let policy = RetryPolicy::default();
         let status = |s: u16, retry_after: Option<&str>| {
-            CallError::new(ErrorKind::Status(Response {
-                status: s,
-                headers: retry_after
-                    .map(|v| vec![("retry-after".to_string(), v.to_string())])
-                    .unwrap_or_default(),
-                body: Vec::new(),
-            }))
+            CallError::new(ErrorKind::Status(Box::new(Response::new(
+                s,
+                retry_after.map(|v| ("retry-after", v)),
+                Vec::new(),
+            ))))
         };
         let connection = CallError::new(ErrorKind::Connection {
             message: "reset".into(),

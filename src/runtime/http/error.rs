@@ -38,7 +38,7 @@ pub enum ErrorKind {
     },
     /// The response status was ≥ 400 (`http:StatusError`); the detail's
     /// `status`, `body` and `headers` come from the response.
-    Status(Response),
+    Status(Box<Response>),
     /// Rejected by an open or saturated breaker; nothing was sent
     /// (`http:CircuitOpenError`).
     CircuitOpen {
@@ -129,7 +129,7 @@ impl CallError {
     /// The response of a [`ErrorKind::Status`] error.
     pub fn response(&self) -> Option<&Response> {
         match &self.kind {
-            ErrorKind::Status(r) => Some(r),
+            ErrorKind::Status(r) => Some(r.as_ref()),
             _ => None,
         }
     }
@@ -198,11 +198,7 @@ mod tests {
     #[test]
     fn messages_name_the_kind_and_the_attempts() {
         let status = CallError {
-            kind: ErrorKind::Status(Response {
-                status: 503,
-                headers: Vec::new(),
-                body: Vec::new(),
-            }),
+            kind: ErrorKind::Status(Box::new(Response::new(503, [], Vec::new()))),
             attempts: 3,
         };
         assert_eq!(

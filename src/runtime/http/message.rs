@@ -2,6 +2,7 @@
 //! the language layer (§9.1).
 
 use super::Method;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use std::borrow::Cow;
 
 /// A request body (§9.1): JSON-shaped values are sent as
@@ -36,18 +37,23 @@ impl Body {
 
 /// The headers of `map` as `(name, value)` pairs in order; a value that
 /// is not UTF-8 is kept with replacement characters.
-pub fn header_pairs(map: &reqwest::header::HeaderMap) -> Vec<(String, String)> {
+pub fn header_pairs(map: &HeaderMap) -> Vec<(String, String)> {
     let mut pairs = Vec::with_capacity(map.len());
     for (name, value) in map {
-        // Visible ASCII (almost every value) is copied without the lossy
-        // decoder's scan.
-        let value = match value.to_str() {
-            Ok(text) => text.to_string(),
-            Err(_) => String::from_utf8_lossy(value.as_bytes()).into_owned(),
-        };
-        pairs.push((name.as_str().to_string(), value));
+        pairs.push((name.as_str().to_string(), header_text(value).into_owned()));
     }
     pairs
+}
+
+/// A header value as text; a value that is not UTF-8 is kept with
+/// replacement characters.
+pub fn header_text(value: &HeaderValue) -> Cow<'_, str> {
+    // Visible ASCII (almost every value) is borrowed without the lossy
+    // decoder's scan.
+    match value.to_str() {
+        Ok(text) => Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(value.as_bytes()),
+    }
 }
 
 /// One remote call (`ep->get(path)`, `ep->execute(method, path, body)`, …).
@@ -136,20 +142,44 @@ impl Request {
 pub struct Response {
     /// The status code.
     pub status: u16,
-    /// The headers, names in lower case; a repeated header appears once per
-    /// value. Values that are not UTF-8 are converted lossily.
-    pub headers: Vec<(String, String)>,
+    /// The headers as received: a repeated header keeps every value, in
+    /// arrival order. Kept as the transport's map (no copy per call); read
+    /// them with [`Response::header`] or [`header_text`].
+    pub headers: HeaderMap,
     /// The body bytes.
     pub body: Vec<u8>,
 }
 
 impl Response {
-    /// The first value of header `name` (case-insensitive).
+    /// A response with `headers` given as `(name, value)` pairs (for
+    /// transports other than reqwest's, and tests); a pair that is not a
+    /// valid header is left out.
+    pub fn new<'a>(
+        status: u16,
+        headers: impl IntoIterator<Item = (&'a str, &'a str)>,
+        body: Vec<u8>,
+    ) -> Response {
+        let mut map = HeaderMap::new();
+        for (name, value) in headers {
+            if let (Ok(name), Ok(value)) = (
+                HeaderName::from_bytes(name.as_bytes()),
+                HeaderValue::from_str(value),
+            ) {
+                map.append(name, value);
+            }
+        }
+        Response {
+            status,
+            headers: map,
+            body,
+        }
+    }
+
+    /// The first value of header `name` (case-insensitive); `None` also
+    /// for a value that is not UTF-8.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        let value = self.headers.get(name)?;
+        std::str::from_utf8(value.as_bytes()).ok()
     }
 
     /// The body as text (invalid UTF-8 replaced).
@@ -196,15 +226,11 @@ mod tests {
     use super::*;
 
     fn response(content_type: Option<&str>, body: &str) -> Response {
-        let mut headers = vec![("x-a".to_string(), "1".to_string())];
+        let mut headers = vec![("x-a", "1")];
         if let Some(ct) = content_type {
-            headers.push(("content-type".into(), ct.into()));
+            headers.push(("content-type", ct));
         }
-        Response {
-            status: 200,
-            headers,
-            body: body.as_bytes().to_vec(),
-        }
+        Response::new(200, headers, body.as_bytes().to_vec())
     }
 
     #[test]
@@ -235,7 +261,6 @@ mod tests {
 
     #[test]
     fn header_pairs_keep_order_repeats_and_non_utf8_values() {
-        use reqwest::header::{HeaderMap, HeaderValue};
         let mut map = HeaderMap::new();
         map.append("x-b", HeaderValue::from_static("2"));
         map.append("set-cookie", HeaderValue::from_static("a=1"));
@@ -255,5 +280,33 @@ mod tests {
                 ("x-name", "caf\u{fffd}"),
             ]
         );
+    }
+
+    #[test]
+    fn responses_from_pairs_keep_valid_headers_and_read_them_as_text() {
+        let r = Response::new(
+            200,
+            [
+                ("X-Total", "3"),
+                ("bad name", "x"),
+                ("x-a", "1\n2"),
+                ("x-total", "4"),
+            ],
+            Vec::new(),
+        );
+        let all: Vec<_> = r.headers.get_all("x-total").iter().collect();
+        assert_eq!(all, ["3", "4"]);
+        assert_eq!(r.headers.len(), 2);
+        assert_eq!(r.header("X-TOTAL"), Some("3"));
+        assert_eq!(r.header("x-a"), None);
+        let mut utf8 = Response::new(200, [], Vec::new());
+        let value = HeaderValue::from_bytes("café".as_bytes()).unwrap();
+        utf8.headers.insert("x-name", value.clone());
+        assert_eq!(utf8.header("x-name"), Some("café"));
+        assert_eq!(header_text(&value), "café");
+        let latin1 = HeaderValue::from_bytes(b"caf\xe9").unwrap();
+        utf8.headers.insert("x-name", latin1.clone());
+        assert_eq!(utf8.header("x-name"), None);
+        assert_eq!(header_text(&latin1), "caf\u{fffd}");
     }
 }

@@ -167,7 +167,8 @@ impl Transport for ReqwestTransport {
         let exchange = async move {
             let mut response = builder.send().await.map_err(classify)?;
             let status = response.status().as_u16();
-            let headers = super::header_pairs(response.headers());
+            // Moved out, not copied: the map is kept as the response's.
+            let headers = std::mem::take(response.headers_mut());
             let too_large = || TransportError::TooLarge { limit };
             let declared = response.content_length();
             if declared.is_some_and(|n| n > u64::from(limit)) {
