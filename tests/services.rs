@@ -318,6 +318,14 @@ fn http_request_parameter_receives_the_whole_request() {
         a.json(),
         serde_json::json!({ "method": "GET", "path": "/echo", "test": "yes", "a": "2", "body": "hello" })
     );
+    // A repeated header is one entry, its values joined in arrival order; a
+    // value that is not UTF-8 keeps replacement characters.
+    let raw = s.raw(
+        b"GET /echo HTTP/1.1\r\nHost: localhost\r\nX-Test: one\r\nx-test: tw\xe9\r\nConnection: close\r\n\r\n",
+    );
+    let a = Answer::parse(&raw);
+    assert_eq!(a.status, 200);
+    assert_eq!(a.json()["test"], "one, tw\u{fffd}");
 }
 
 #[test]

@@ -13,6 +13,7 @@ use super::{arg, ready, str_arg};
 use crate::check::tir::{ParamSource, Resource, ResourceParam};
 use crate::check::types::{RecordId, TyId, TyKind, Types};
 use crate::runtime::describe_failure;
+use crate::runtime::http::header_text;
 use crate::runtime::server::router::Router;
 use crate::runtime::server::{self, BoundListener, Incoming, Reply};
 use crate::vm::convert::clone_with_type;
@@ -374,9 +375,9 @@ async fn run_request(vm: Rc<Vm>, si: usize, req: Incoming) {
         participant = super::twopc::is_participant(tx).then(|| {
             let host = req
                 .headers
-                .iter()
-                .find(|(k, _)| k == "host")
-                .map_or("127.0.0.1", |(_, v)| v.as_str());
+                .get("host")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("127.0.0.1");
             format!("http://{host}")
         });
     }
@@ -503,9 +504,10 @@ fn request_value(types: &Types, req: &Incoming) -> VmResult<Value> {
     let mut headers = MapObj::default();
     for (k, v) in &req.headers {
         let k = Str::from(k.as_str());
+        let v = header_text(v);
         let joined = match headers.get(&k) {
             Some(Value::Str(prev)) => format!("{prev}, {v}"),
-            _ => v.clone(),
+            _ => v.into_owned(),
         };
         headers.insert(k, Value::str(joined));
     }

@@ -346,14 +346,11 @@ fn valid_id(id: &str) -> bool {
 /// The transaction a request for a transactional resource runs in: the
 /// remote one named by `Flow-Tx-Id` (joined), or a local one of its own.
 /// `Err` is the message of a 400 answer.
-pub fn join(vm: &Rc<Vm>, headers: &[(String, String)]) -> Result<Rc<Tx>, String> {
-    let id = headers
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(TX_ID_HEADER))
-        .map(|(_, v)| v.trim());
-    let Some(id) = id else {
+pub fn join(vm: &Rc<Vm>, headers: &crate::runtime::http::HeaderMap) -> Result<Rc<Tx>, String> {
+    let Some(id) = headers.get(TX_ID_HEADER) else {
         return Ok(Rc::new(Tx::new(vm, new_id(), 0, Role::Local)));
     };
+    let id = id.to_str().unwrap_or_default().trim();
     if !valid_id(id) {
         return Err(format!("invalid {TX_ID_HEADER} header"));
     }

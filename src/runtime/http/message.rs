@@ -35,16 +35,6 @@ impl Body {
     }
 }
 
-/// The headers of `map` as `(name, value)` pairs in order; a value that
-/// is not UTF-8 is kept with replacement characters.
-pub fn header_pairs(map: &HeaderMap) -> Vec<(String, String)> {
-    let mut pairs = Vec::with_capacity(map.len());
-    for (name, value) in map {
-        pairs.push((name.as_str().to_string(), header_text(value).into_owned()));
-    }
-    pairs
-}
-
 /// A header value as text; a value that is not UTF-8 is kept with
 /// replacement characters.
 pub fn header_text(value: &HeaderValue) -> Cow<'_, str> {
@@ -257,29 +247,6 @@ mod tests {
         let text = Body::Text("hi".into());
         assert_eq!(text.content_type(), "text/plain; charset=utf-8");
         assert_eq!(text.to_bytes(), b"hi".to_vec());
-    }
-
-    #[test]
-    fn header_pairs_keep_order_repeats_and_non_utf8_values() {
-        let mut map = HeaderMap::new();
-        map.append("x-b", HeaderValue::from_static("2"));
-        map.append("set-cookie", HeaderValue::from_static("a=1"));
-        map.append("set-cookie", HeaderValue::from_static("b=2"));
-        map.append("x-name", HeaderValue::from_bytes(b"caf\xe9").unwrap());
-        let pairs = header_pairs(&map);
-        let pairs: Vec<(&str, &str)> = pairs
-            .iter()
-            .map(|(n, v)| (n.as_str(), v.as_str()))
-            .collect();
-        assert_eq!(
-            pairs,
-            [
-                ("x-b", "2"),
-                ("set-cookie", "a=1"),
-                ("set-cookie", "b=2"),
-                ("x-name", "caf\u{fffd}"),
-            ]
-        );
     }
 
     #[test]

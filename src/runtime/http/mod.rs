@@ -62,7 +62,9 @@ pub use config::{
     DEFAULT_FAILOVER_CODES, DEFAULT_RETRY_STATUS_CODES, DEFAULT_TIMEOUT,
 };
 pub use error::{CallError, ErrorKind};
-pub use message::{header_pairs, header_text, Body, Request, Response};
+pub use message::{header_text, Body, Request, Response};
+/// Request and response headers as received (the `http` crate's map).
+pub use reqwest::header::HeaderMap;
 pub use reqwest::{Method, Url};
 pub use trace::{
     format_duration, format_event, AttemptOutcome, Collector, LineSink, Redactor, Rejection,

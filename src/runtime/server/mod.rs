@@ -62,8 +62,8 @@ pub struct Incoming {
     pub path: String,
     /// The decoded query pairs, in order.
     pub query: Vec<(String, String)>,
-    /// The headers (lower-case names), in order.
-    pub headers: Vec<(String, String)>,
+    /// The headers as received (moved out of the request, not copied).
+    pub headers: hyper::HeaderMap,
     /// The whole body.
     pub body: Bytes,
     /// Where the answer goes.
@@ -477,7 +477,7 @@ async fn handle<D: Dispatch>(req: Request<Body>, ctx: &Context<D>) -> Response<F
     to_response(reply)
 }
 
-async fn answer<D: Dispatch>(req: Request<Body>, ctx: &Context<D>) -> Reply {
+async fn answer<D: Dispatch>(mut req: Request<Body>, ctx: &Context<D>) -> Reply {
     let method = req.method().as_str().to_ascii_uppercase();
     let path = req.uri().path().to_string();
     let (route, params) = match ctx.router.find(&method, &path) {
@@ -504,7 +504,7 @@ async fn answer<D: Dispatch>(req: Request<Body>, ctx: &Context<D>) -> Reply {
         .query()
         .map(router::parse_query)
         .unwrap_or_default();
-    let headers = crate::runtime::http::header_pairs(req.headers());
+    let headers = std::mem::take(req.headers_mut());
     let too_large = || {
         Reply::error(
             413,
@@ -514,8 +514,7 @@ async fn answer<D: Dispatch>(req: Request<Body>, ctx: &Context<D>) -> Reply {
             ),
         )
     };
-    let declared = req
-        .headers()
+    let declared = headers
         .get(hyper::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
