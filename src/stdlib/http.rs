@@ -13,8 +13,9 @@ use super::{arg, ready, str_arg};
 use crate::check::types::{ErrorId, RecordId, TyId, TyKind, Types};
 use crate::runtime::http::{
     header_text, Algorithm, BreakerPolicy, CallError, Client, ConfigError, Endpoint,
-    EndpointConfig, ErrorKind, Failover, FailoverConfig, HedgeConfig, HostPolicy, LoadBalance,
-    LoadBalanceConfig, Method, Request, Response, RetryPolicy, TraceEvent, TraceSink, Transport,
+    EndpointConfig, ErrorKind, Failover, FailoverConfig, HeaderMap, HedgeConfig, HostPolicy,
+    LoadBalance, LoadBalanceConfig, Method, Request, Response, RetryPolicy, TraceEvent, TraceSink,
+    Transport,
 };
 use crate::runtime::resilience::{
     BulkheadConfig, CircuitBreakerConfig, Jitter, RateLimitConfig, RetryBudgetConfig, RetryConfig,
@@ -808,9 +809,13 @@ fn body_json(resp: &Response) -> Result<Value, String> {
     Ok(Value::str(resp.text().into_owned()))
 }
 
-fn headers_value(resp: &Response) -> Value {
+/// Headers as a Flow `map<string>` (§9.7 detail, `http:Response`,
+/// `http:Request`): names in lower case, a repeated header's values joined
+/// with `, ` in arrival order, values that are not UTF-8 with replacement
+/// characters.
+pub(crate) fn headers_value(headers: &HeaderMap) -> Value {
     let mut m = MapObj::default();
-    for (k, v) in &resp.headers {
+    for (k, v) in headers {
         let k = key(k.as_str());
         let v = header_text(v);
         let joined = match m.get(&k) {
@@ -865,7 +870,7 @@ fn convert_response(
             let mut fields = vec![Value::Nil; def.fields.len()];
             for (name, v) in [
                 ("status", Value::Int(i64::from(resp.status))),
-                ("headers", headers_value(resp)),
+                ("headers", headers_value(&resp.headers)),
                 ("body", body),
             ] {
                 if let Some(i) = def.field_index(name) {
@@ -913,7 +918,7 @@ pub(crate) fn call_error_value(types: &Types, e: &CallError, what: &str) -> Valu
                 key("body"),
                 body_json(resp).unwrap_or_else(|_| Value::str(resp.text().into_owned())),
             );
-            detail.insert(key("headers"), headers_value(resp));
+            detail.insert(key("headers"), headers_value(&resp.headers));
         }
         ErrorKind::CircuitOpen { retry_after } | ErrorKind::RateLimited { retry_after } => {
             let nanos = retry_after.as_nanos().min(i64::MAX as u128) as i64;

@@ -8,12 +8,11 @@
 //! Each request runs in its own strand on the VM's `LocalSet`; a panic is
 //! answered 500 and logged on stderr, and the service keeps serving.
 
-use super::http::{error_id, make_record, record_default, record_id, HttpSettings};
+use super::http::{error_id, headers_value, make_record, record_default, record_id, HttpSettings};
 use super::{arg, ready, str_arg};
 use crate::check::tir::{ParamSource, Resource, ResourceParam};
 use crate::check::types::{RecordId, TyId, TyKind, Types};
 use crate::runtime::describe_failure;
-use crate::runtime::http::header_text;
 use crate::runtime::server::router::Router;
 use crate::runtime::server::{self, BoundListener, Incoming, Reply};
 use crate::vm::convert::clone_with_type;
@@ -501,16 +500,6 @@ fn admits_string(types: &Types, ty: TyId) -> bool {
 
 /// The whole request as an `http:Request`.
 fn request_value(types: &Types, req: &Incoming) -> VmResult<Value> {
-    let mut headers = MapObj::default();
-    for (k, v) in &req.headers {
-        let k = Str::from(k.as_str());
-        let v = header_text(v);
-        let joined = match headers.get(&k) {
-            Some(Value::Str(prev)) => format!("{prev}, {v}"),
-            _ => v.into_owned(),
-        };
-        headers.insert(k, Value::str(joined));
-    }
     let mut query = MapObj::default();
     for (k, v) in &req.query {
         query.insert(Str::from(k.as_str()), Value::str(v.as_str()));
@@ -521,7 +510,7 @@ fn request_value(types: &Types, req: &Incoming) -> VmResult<Value> {
         vec![
             ("method", Value::str(req.method.as_str())),
             ("path", Value::str(req.path.as_str())),
-            ("headers", Value::map(headers)),
+            ("headers", headers_value(&req.headers)),
             ("query", Value::map(query)),
             (
                 "body",
