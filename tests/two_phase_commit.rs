@@ -370,6 +370,15 @@ async fn without_the_headers_a_transactional_resource_is_a_local_transaction() {
         .await
         .expect("join");
     assert!(answer.starts_with("HTTP/1.1 409"), "{answer}");
+    // A transaction id that cannot be one is refused before the resource runs.
+    let answer = tokio::task::spawn_blocking(move || {
+        post(pb, "/reserve/plum", "Flow-Tx-Id: not an id!\r\n")
+    })
+    .await
+    .expect("join");
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(answer.contains("invalid Flow-Tx-Id header"), "{answer}");
+    assert_eq!(undos(&sink), vec!["/undo/kiwi"], "the resource did not run");
     drop((ok, broken));
     let _ = std::fs::remove_dir_all(&root);
 }
