@@ -8,6 +8,12 @@
 #
 #   benches/gateway.sh                      # wrk -t2 -c64 -d10s, 3 rounds
 #   DURATION=5s CONNECTIONS=32 ROUNDS=1 benches/gateway.sh
+#   FLOOR=1 benches/gateway.sh              # also the same gateway in plain Rust
+#
+# With FLOOR=1 each round also measures benches/support/floor_gateway.rs:
+# the gateway written directly on Flow's stack (hyper server, reqwest
+# client, a runtime per core) without the VM, which shows what the stack
+# itself can reach against nginx.
 #
 # The backend is the hyper server of benches/http_throughput.rs
 # (SERVE_ONLY=1). nginx runs with `worker_processes auto` and upstream
@@ -75,6 +81,14 @@ target/release/flow run -C port="$FLOW_PORT" -C backendPort="$BACKEND" benches/p
 pids+=($!)
 wait_port "$FLOW_PORT" || { echo "error: the Flow gateway did not start" >&2; cat "$OUT/flow.log" >&2; exit 1; }
 
+FLOOR=${FLOOR:-0}
+if [ "$FLOOR" = 1 ]; then
+    FLOOR_PORT=$(free_port)
+    FLOOR_GATEWAY_PORT="$FLOOR_PORT" BACKEND_PORT="$BACKEND" "$BENCH" >"$OUT/floor.log" 2>&1 &
+    pids+=($!)
+    wait_port "$FLOOR_PORT" || { echo "error: the Rust gateway did not start" >&2; cat "$OUT/floor.log" >&2; exit 1; }
+fi
+
 # rps URL: requests per second reported by wrk.
 rps() { wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" "$1" 2>&1 | awk '/^Requests\/sec:/ {print $2}'; }
 median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
@@ -82,20 +96,34 @@ median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2
 check_body() { [ "$(curl -s "http://127.0.0.1:$1/ping")" = pong ] || { echo "error: port $1 does not proxy /ping" >&2; exit 1; }; }
 check_body "$NGINX_PORT"
 check_body "$FLOW_PORT"
+[ "$FLOOR" = 1 ] && check_body "$FLOOR_PORT"
 
-ng=() fl=() ratios=()
+# ratio A B: A / B with two decimals.
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0) ? a / b : 0 }'; }
+
+ng=() fl=() rs=() ratios=()
 for r in $(seq "$ROUNDS"); do
     ng+=("$(rps "http://127.0.0.1:$NGINX_PORT/ping")")
     fl+=("$(rps "http://127.0.0.1:$FLOW_PORT/ping")")
-    ratios+=("$(awk -v f="${fl[-1]}" -v n="${ng[-1]}" 'BEGIN { printf "%.2f", (n > 0) ? f / n : 0 }')")
-    echo "round $r: nginx ${ng[-1]} req/s, flow ${fl[-1]} req/s (${ratios[-1]})"
+    ratios+=("$(ratio "${fl[-1]}" "${ng[-1]}")")
+    line="round $r: nginx ${ng[-1]} req/s, flow ${fl[-1]} req/s (${ratios[-1]})"
+    if [ "$FLOOR" = 1 ]; then
+        rs+=("$(rps "http://127.0.0.1:$FLOOR_PORT/ping")")
+        line="$line, rust ${rs[-1]} req/s ($(ratio "${rs[-1]}" "${ng[-1]}"))"
+    fi
+    echo "$line"
 done
 NG=$(printf '%s\n' "${ng[@]}" | median)
 FL=$(printf '%s\n' "${fl[@]}" | median)
 echo "wrk -t$THREADS -c$CONNECTIONS -d$DURATION, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "nginx proxy_pass : $NG req/s (median of $ROUNDS)"
 echo "flow gateway     : $FL req/s (median of $ROUNDS)"
-awk -v f="$FL" -v n="$NG" 'BEGIN { printf "flow / nginx: %.2f (target >= 0.70)\n", f / n }'
+if [ "$FLOOR" = 1 ]; then
+    RS=$(printf '%s\n' "${rs[@]}" | median)
+    echo "rust gateway     : $RS req/s (median of $ROUNDS; same stack, no VM)"
+    echo "rust / nginx: $(ratio "$RS" "$NG"); flow / rust: $(ratio "$FL" "$RS")"
+fi
+echo "flow / nginx: $(ratio "$FL" "$NG") (target >= 0.70)"
 # Each round's two measurements are adjacent in time, so background load
 # from elsewhere on the machine hits both alike.
 echo "median of the per-round ratios: $(printf '%s\n' "${ratios[@]}" | median)"

@@ -9,6 +9,7 @@
 //!     N=5000 CONCURRENCY=64 cargo bench --bench http_throughput
 //!     SERVE_ONLY=1 cargo bench --bench http_throughput   # just the server (profiling)
 //!     PIN=1 cargo bench --bench http_throughput          # server on CPU 0, clients on CPU 1
+//!     FLOOR_GATEWAY_PORT=P BACKEND_PORT=B <bench binary>  # the Rust gateway of `FLOOR=1 benches/gateway.sh`
 //!
 //! With `PIN=1` (needs `taskset`) the server and the clients never share a
 //! core or migrate, so each client's own CPU cost decides its rate
@@ -24,6 +25,9 @@ use std::time::{Duration, Instant};
 #[path = "support/fixed_server.rs"]
 mod fixed_server;
 
+#[path = "support/floor_gateway.rs"]
+mod floor_gateway;
+
 fn main() {
     let n: usize = std::env::var("N")
         .ok()
@@ -33,14 +37,16 @@ fn main() {
         Ok(v) => v.split(',').filter_map(|c| c.trim().parse().ok()).collect(),
         Err(_) => vec![1, 64],
     };
-    if let Some(port) = std::env::var("REQWEST_CLIENT_PORT")
-        .ok()
-        .and_then(|p| p.parse().ok())
-    {
+    if let Some(port) = env_port("REQWEST_CLIENT_PORT") {
         // Child mode: the reqwest clients as their own process, like `flow`.
         let workers = levels.first().copied().unwrap_or(1);
         println!("{}", reqwest_loop(port, n, workers).as_micros());
         return;
+    }
+    if let (Some(port), Some(backend)) = (env_port("FLOOR_GATEWAY_PORT"), env_port("BACKEND_PORT"))
+    {
+        // Gateway mode (benches/gateway.sh with FLOOR=1).
+        floor_gateway::serve(port, backend);
     }
     if pinned() {
         // Before the server thread starts, so that it inherits CPU 0.
@@ -105,6 +111,11 @@ fn median(values: &mut [f64]) -> f64 {
     } else {
         (values[mid - 1] + values[mid]) / 2.0
     }
+}
+
+/// A port number from the environment variable `name`.
+fn env_port(name: &str) -> Option<u16> {
+    std::env::var(name).ok().and_then(|p| p.parse().ok())
 }
 
 /// Whether `PIN=1` asked for the server and the clients on separate cores.
