@@ -19,6 +19,13 @@ static ALLOCATOR: MiMalloc = MiMalloc;
 /// machine words).
 const WORD: usize = std::mem::size_of::<usize>();
 
+/// Whether every mimalloc block satisfies `layout`'s alignment, so the
+/// plain (unaligned) entry points serve it.
+#[inline]
+fn any_block_fits(layout: &Layout) -> bool {
+    layout.align() <= WORD
+}
+
 /// mimalloc as the global allocator, through its plain entry points
 /// whenever the alignment asked for is at most a word (nearly every Rust
 /// allocation). The `mimalloc` crate's allocator asks for the alignment
@@ -35,7 +42,7 @@ unsafe impl GlobalAlloc for MiMalloc {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         // SAFETY: mimalloc's C allocation functions accept any size.
         unsafe {
-            if layout.align() <= WORD {
+            if any_block_fits(&layout) {
                 mi::mi_malloc(layout.size()).cast()
             } else {
                 mi::mi_malloc_aligned(layout.size(), layout.align()).cast()
@@ -47,7 +54,7 @@ unsafe impl GlobalAlloc for MiMalloc {
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         // SAFETY: as for `alloc`.
         unsafe {
-            if layout.align() <= WORD {
+            if any_block_fits(&layout) {
                 mi::mi_zalloc(layout.size()).cast()
             } else {
                 mi::mi_zalloc_aligned(layout.size(), layout.align()).cast()
@@ -65,7 +72,7 @@ unsafe impl GlobalAlloc for MiMalloc {
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         // SAFETY: `ptr` was allocated by mimalloc with `layout`'s alignment.
         unsafe {
-            if layout.align() <= WORD {
+            if any_block_fits(&layout) {
                 mi::mi_realloc(ptr.cast(), new_size).cast()
             } else {
                 mi::mi_realloc_aligned(ptr.cast(), new_size, layout.align()).cast()
