@@ -95,7 +95,10 @@ async fn requests_and_typed_results() {
             ("PUT", "/api/orders/7") => Reply::status(200).body("ok"),
             ("PATCH", "/api/orders/7") => Reply::json(200, r#"{"id": 7, "status": "patched"}"#),
             ("DELETE", "/api/orders/7") => Reply::status(204),
-            ("HEAD", "/api/orders") => Reply::status(200).header("x-total", "2"),
+            ("HEAD", "/api/orders") => Reply::status(200)
+                .header("x-total", "2")
+                .header("x-tag", "a")
+                .header("X-Tag", "b"),
             _ => Reply::status(404),
         },
     )
@@ -136,6 +139,7 @@ public function main() returns error? {{
     check api->delete(\"/orders/7\");
     http:Response head = check api->execute(\"HEAD\", \"/orders\");
     io:println(head.status, \" \", head.headers[\"x-total\"]);
+    io:println(head.headers[\"x-tag\"]);
     var untyped = api->get(\"/orders/1\");
     io:println(untyped);
 }}
@@ -155,6 +159,7 @@ public function main() returns error? {{
             "()",
             "patched",
             "200 2",
+            "a, b",
             r#"{"id":1,"status":"paid"}"#,
         ]
     );
