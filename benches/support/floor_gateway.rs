@@ -13,7 +13,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use std::convert::Infallible;
 use std::time::Duration;
 
-/// Serves `GET <anything>` on `port` by fetching `/ping` from the backend
+/// Answers every request on `port` with the body of `GET /ping` on the backend
 /// on `backend`; never returns.
 pub fn serve(port: u16, backend: u16) -> ! {
     let listener = std::net::TcpListener::bind(("127.0.0.1", port)).expect("bind the gateway port");
