@@ -16,8 +16,10 @@
 //! (docs/PERFORMANCE.md, "Session 6").
 //!
 //! Prints per concurrency: requests per second of each client in each of
-//! ROUNDS rounds (default 5, the clients alternating), their medians and
-//! the ratio of the medians (target >= 0.9).
+//! ROUNDS rounds (default 9; the clients alternate, and which one runs
+//! first alternates too), their medians, the ratio of the medians (the
+//! target is 0.9 or more), the median of the per-round ratios and a 95%
+//! bootstrap interval for that median.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -63,7 +65,7 @@ fn main() {
     let rounds: usize = std::env::var("ROUNDS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(5)
+        .unwrap_or(9)
         .max(1);
     let rps = |d: Duration| n as f64 / d.as_secs_f64();
     for workers in levels {
@@ -80,9 +82,16 @@ fn main() {
         let (mut rust_rps, mut flow_rps, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
         for round in 1..=rounds {
             // Both clients run as separate processes against the server in
-            // this one, so they pay the same cross-process costs.
-            let rust = rps(reqwest_process(port, n, workers));
-            let flow = rps(flow_loop(port, n, workers));
+            // this one, so they pay the same cross-process costs. The
+            // first run of a round is about 1% slower than the second
+            // (docs/PERFORMANCE.md, "Session 9"), so the order alternates.
+            let (rust, flow) = if round % 2 == 1 {
+                let rust = rps(reqwest_process(port, n, workers));
+                (rust, rps(flow_loop(port, n, workers)))
+            } else {
+                let flow = rps(flow_loop(port, n, workers));
+                (rps(reqwest_process(port, n, workers)), flow)
+            };
             println!(
                 "  round {round}: reqwest {rust:>8.0} req/s, flow endpoint {flow:>8.0} req/s ({:.2})",
                 flow / rust
@@ -97,8 +106,34 @@ fn main() {
         println!("flow / reqwest: {:.2} (target >= 0.90)", flow / rust);
         // A round's two runs are adjacent in time, so load from elsewhere
         // on the machine hits both alike.
-        println!("median of the per-round ratios: {:.2}", median(&mut ratios));
+        let (low, high) = median_interval(&ratios);
+        println!(
+            "median of the per-round ratios: {:.2} (95% interval {low:.2}-{high:.2})",
+            median(&mut ratios)
+        );
     }
+}
+
+/// A 95% bootstrap interval for the median of `values`: the medians of
+/// 2,000 resamples (with replacement, fixed seed), their 2.5th and 97.5th
+/// percentiles. It says how far another run of as many rounds may land.
+fn median_interval(values: &[f64]) -> (f64, f64) {
+    use rand::{RngExt, SeedableRng};
+    const RESAMPLES: usize = 2000;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(5);
+    let mut medians: Vec<f64> = (0..RESAMPLES)
+        .map(|_| {
+            let mut sample: Vec<f64> = (0..values.len())
+                .map(|_| values[rng.random_range(0..values.len())])
+                .collect();
+            median(&mut sample)
+        })
+        .collect();
+    medians.sort_by(f64::total_cmp);
+    (
+        medians[RESAMPLES / 40],
+        medians[RESAMPLES - 1 - RESAMPLES / 40],
+    )
 }
 
 /// The median of `values` (sorted in place; the mean of the middle two
