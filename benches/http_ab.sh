@@ -4,6 +4,13 @@
 #
 #     benches/http_ab.sh /tmp/flow-before target/release/flow
 #     ROUNDS=60 N=5000 WORKERS=1 benches/http_ab.sh A B ...
+#     benches/http_ab.sh rust:transport rust:endpoint rust:policy target/release/flow
+#
+# `rust:LAYERS` stands for part of Flow's call path driven from Rust,
+# without the VM (the benchmark binary with LAYERS_CLIENT_PORT; sequential
+# only): `transport` (Flow's reqwest transport alone), `endpoint` (an
+# endpoint with the default policy) or `policy` (an endpoint with
+# http_loop.flow's timeout, retry, circuit breaker and bulkhead).
 #
 # Each round runs the reqwest loop, every given build in turn, and the
 # reqwest loop again, all against one server (the benchmark binary with
@@ -43,8 +50,14 @@ reqwest_ms() {
 for round in $(seq "$ROUNDS"); do
     row="$(reqwest_ms)"
     for flow in "$@"; do
-        ms=$("$flow" run -C port="$port" -C n="$N" -C workers="$WORKERS" \
-            benches/programs/http_loop.flow | awk '{print $1}')
+        case $flow in
+            rust:*)
+                ms=$(LAYERS_CLIENT_PORT=$port LAYERS=${flow#rust:} N=$N "$bench" |
+                    awk '{print $1 / 1000}') ;;
+            *)
+                ms=$("$flow" run -C port="$port" -C n="$N" -C workers="$WORKERS" \
+                    benches/programs/http_loop.flow | awk '{print $1}') ;;
+        esac
         row="$row $ms"
     done
     echo "$row $(reqwest_ms)" >> "$out/rounds.txt"

@@ -10,6 +10,7 @@
 //!     SERVE_ONLY=1 cargo bench --bench http_throughput   # just the server (profiling)
 //!     PIN=1 cargo bench --bench http_throughput          # server on CPU 0, clients on CPU 1
 //!     FLOOR_GATEWAY_PORT=P BACKEND_PORT=B <bench binary>  # the Rust gateway of `FLOOR=1 benches/gateway.sh`
+//!     LAYERS_CLIENT_PORT=P LAYERS=endpoint <bench binary>  # part of Flow's call path from Rust (`benches/http_ab.sh`)
 //!
 //! With `PIN=1` (needs `taskset`) the server and the clients never share a
 //! core or migrate, so each client's own CPU cost decides its rate
@@ -43,6 +44,15 @@ fn main() {
         // Child mode: the reqwest clients as their own process, like `flow`.
         let workers = levels.first().copied().unwrap_or(1);
         println!("{}", reqwest_loop(port, n, workers).as_micros());
+        return;
+    }
+    if let Some(port) = env_port("LAYERS_CLIENT_PORT") {
+        // Child mode: part of Flow's call path from Rust (benches/http_ab.sh).
+        let Some(layers) = Layers::from_env() else {
+            eprintln!("LAYERS is transport, endpoint or policy");
+            std::process::exit(2);
+        };
+        println!("{}", layers_loop(port, n, layers).as_micros());
         return;
     }
     if let (Some(port), Some(backend)) = (env_port("FLOOR_GATEWAY_PORT"), env_port("BACKEND_PORT"))
@@ -265,4 +275,89 @@ fn flow_loop(port: u16, n: usize, workers: usize) -> Duration {
         .and_then(|v| v.parse().ok())
         .expect("elapsed milliseconds on stdout");
     Duration::from_millis(ms)
+}
+
+/// Which part of Flow's call path [`layers_loop`] runs.
+#[derive(Clone, Copy)]
+enum Layers {
+    /// Flow's reqwest transport alone (`Transport::send`).
+    Transport,
+    /// An endpoint with the default policy (a 30 s timeout, nothing else).
+    Endpoint,
+    /// An endpoint with `http_loop.flow`'s policy (timeout, retry, circuit
+    /// breaker, bulkhead).
+    Policy,
+}
+
+impl Layers {
+    /// From the `LAYERS` environment variable (default: `policy`).
+    fn from_env() -> Option<Layers> {
+        match std::env::var("LAYERS").as_deref() {
+            Ok("transport") => Some(Layers::Transport),
+            Ok("endpoint") => Some(Layers::Endpoint),
+            Ok("policy") | Err(_) => Some(Layers::Policy),
+            Ok(_) => None,
+        }
+    }
+}
+
+/// `n` sequential GETs of `/ping` from Rust through part of Flow's call
+/// path, without the VM: how much of Flow's time each layer takes
+/// (`benches/http_ab.sh rust:transport rust:endpoint rust:policy ...`).
+fn layers_loop(port: u16, n: usize, layers: Layers) -> Duration {
+    use flow::runtime::http::{
+        BreakerPolicy, Client, Endpoint, EndpointConfig, HostPolicy, Method, Outgoing, Request,
+        ReqwestTransport, RetryPolicy, Transport, Url,
+    };
+    use flow::runtime::resilience::BulkheadConfig;
+    let base = format!("http://127.0.0.1:{port}");
+    let mut config = EndpointConfig::new(base.clone());
+    if let Layers::Policy = layers {
+        config.timeout = Duration::from_secs(2);
+        let mut retry = RetryPolicy::with_count(2);
+        retry.config.interval = Duration::from_millis(10);
+        config.retry = Some(retry);
+        let mut breaker = BreakerPolicy::default();
+        breaker.config.failure_threshold = 0.5;
+        config.circuit_breaker = Some(breaker);
+        config.bulkhead = Some(BulkheadConfig {
+            max_concurrent: 64,
+            max_wait: Duration::ZERO,
+        });
+    }
+    let client = Client::from(
+        Endpoint::builder(config)
+            .env_proxy(false)
+            .build()
+            .expect("endpoint"),
+    );
+    let transport = ReqwestTransport::new(HostPolicy::any(), false).expect("transport");
+    let url = Url::parse(&format!("{base}/ping")).expect("url");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("client runtime");
+    rt.block_on(async move {
+        let started = Instant::now();
+        for _ in 0..n {
+            let body = match layers {
+                Layers::Transport => {
+                    let outgoing = Outgoing {
+                        method: Method::GET,
+                        url: url.clone(),
+                        headers: Vec::new(),
+                        body: None,
+                        max_response_bytes: 10 << 20,
+                    };
+                    transport.send(outgoing).await.expect("GET").body
+                }
+                Layers::Endpoint | Layers::Policy => {
+                    let req = Request::new(Method::GET, "/ping");
+                    client.call_ref(&req).await.expect("GET").body
+                }
+            };
+            assert_eq!(body, b"pong");
+        }
+        started.elapsed()
+    })
 }
