@@ -92,9 +92,10 @@ fn main() {
         let (mut rust_rps, mut flow_rps, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
         for round in 1..=rounds {
             // Both clients run as separate processes against the server in
-            // this one, so they pay the same cross-process costs. The
-            // first run of a round is about 1% slower than the second
-            // (docs/PERFORMANCE.md, "Session 9"), so the order alternates.
+            // this one, so they pay the same cross-process costs. Which
+            // one runs first alternates, so that an effect of the order
+            // (about 1% in an A/A run, docs/PERFORMANCE.md "Session 9")
+            // cancels out.
             let (rust, flow) = if round % 2 == 1 {
                 let rust = rps(reqwest_process(port, n, workers));
                 (rust, rps(flow_loop(port, n, workers)))
