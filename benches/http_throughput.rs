@@ -10,7 +10,18 @@
 //!     SERVE_ONLY=1 cargo bench --bench http_throughput   # just the server (profiling)
 //!     PIN=1 cargo bench --bench http_throughput          # server on CPU 0, clients on CPU 1
 //!     FLOOR_GATEWAY_PORT=P BACKEND_PORT=B <bench binary>  # the Rust gateway of `FLOOR=1 benches/gateway.sh`
-//!     LAYERS_CLIENT_PORT=P LAYERS=endpoint <bench binary>  # part of Flow's call path from Rust (`benches/http_ab.sh`)
+//!     AB="/tmp/flow-old target/release/flow" cargo bench --bench http_throughput  # compare builds
+//!     AB="rust:transport rust:endpoint rust:policy target/release/flow" cargo bench --bench http_throughput
+//!
+//! `AB` compares `flow` builds finely enough to see a 2% difference on a
+//! noisy machine: ROUNDS rounds (default 60) of N GETs (default 5,000) by
+//! the reqwest loop, each build in turn and the reqwest loop again. A
+//! build is a `flow` binary's path, or `rust:transport`, `rust:endpoint`
+//! or `rust:policy` for part of Flow's call path driven from Rust without
+//! the VM (sequential only): Flow's reqwest transport alone, an endpoint
+//! with the default policy, or one with `http_loop.flow`'s policy. With
+//! two builds, swap their order and run again: the first build of a round
+//! was about 1% slower in an A/A run (docs/PERFORMANCE.md, "Session 9").
 //!
 //! With `PIN=1` (needs `taskset`) the server and the clients never share a
 //! core or migrate, so each client's own CPU cost decides its rate
@@ -32,10 +43,11 @@ mod fixed_server;
 mod floor_gateway;
 
 fn main() {
-    let n: usize = std::env::var("N")
+    let builds: Option<Vec<String>> = std::env::var("AB")
         .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(20_000);
+        .map(|v| v.split_whitespace().map(String::from).collect());
+    let default_n = if builds.is_some() { 5_000 } else { 20_000 };
+    let n: usize = env_number("N").unwrap_or(default_n);
     let levels: Vec<usize> = match std::env::var("CONCURRENCY") {
         Ok(v) => v.split(',').filter_map(|c| c.trim().parse().ok()).collect(),
         Err(_) => vec![1, 64],
@@ -47,7 +59,7 @@ fn main() {
         return;
     }
     if let Some(port) = env_port("LAYERS_CLIENT_PORT") {
-        // Child mode: part of Flow's call path from Rust (benches/http_ab.sh).
+        // Child mode: part of Flow's call path from Rust (`AB=rust:...`).
         let Some(layers) = Layers::from_env() else {
             eprintln!("LAYERS is transport, endpoint or policy");
             std::process::exit(2);
@@ -72,11 +84,13 @@ fn main() {
             std::thread::sleep(Duration::from_secs(3600));
         }
     }
-    let rounds: usize = std::env::var("ROUNDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(9)
-        .max(1);
+    let default_rounds = if builds.is_some() { 60 } else { 9 };
+    let rounds: usize = env_number("ROUNDS").unwrap_or(default_rounds).max(1);
+    if let Some(builds) = builds {
+        let workers = levels.first().copied().unwrap_or(1);
+        compare_builds(port, n, workers, rounds, &builds);
+        return;
+    }
     let rps = |d: Duration| n as f64 / d.as_secs_f64();
     for workers in levels {
         let placement = if pinned() {
@@ -164,6 +178,11 @@ fn env_port(name: &str) -> Option<u16> {
     std::env::var(name).ok().and_then(|p| p.parse().ok())
 }
 
+/// A count from the environment variable `name`.
+fn env_number(name: &str) -> Option<usize> {
+    std::env::var(name).ok().and_then(|v| v.parse().ok())
+}
+
 /// Whether `PIN=1` asked for the server and the clients on separate cores.
 fn pinned() -> bool {
     std::env::var("PIN").is_ok_and(|v| v == "1")
@@ -230,13 +249,21 @@ fn reqwest_loop(port: u16, n: usize, workers: usize) -> Duration {
 /// The reqwest loop run as a child process (this benchmark binary in child
 /// mode); its own measurement of the loop.
 fn reqwest_process(port: u16, n: usize, workers: usize) -> Duration {
+    child_loop(&[
+        ("REQWEST_CLIENT_PORT", port.to_string()),
+        ("N", n.to_string()),
+        ("CONCURRENCY", workers.to_string()),
+    ])
+}
+
+/// This benchmark binary in a child mode chosen by `env`; the loop's own
+/// measurement (microseconds on stdout).
+fn child_loop(env: &[(&str, String)]) -> Duration {
     let exe = std::env::current_exe().expect("the benchmark's own path");
     let out = client_command(exe.as_os_str())
-        .env("REQWEST_CLIENT_PORT", port.to_string())
-        .env("N", n.to_string())
-        .env("CONCURRENCY", workers.to_string())
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .output()
-        .expect("run the reqwest client");
+        .expect("run the benchmark's client");
     let micros: u64 = String::from_utf8_lossy(&out.stdout)
         .trim()
         .parse()
@@ -244,13 +271,19 @@ fn reqwest_process(port: u16, n: usize, workers: usize) -> Duration {
     Duration::from_micros(micros)
 }
 
-/// The Flow program's own measurement of its loop (start-up excluded).
+/// The Flow program's own measurement of its loop (start-up excluded),
+/// run by this crate's `flow`.
 fn flow_loop(port: u16, n: usize, workers: usize) -> Duration {
+    flow_build_loop(env!("CARGO_BIN_EXE_flow").as_ref(), port, n, workers)
+}
+
+/// [`flow_loop`] run by the `flow` binary at `flow`.
+fn flow_build_loop(flow: &std::ffi::OsStr, port: u16, n: usize, workers: usize) -> Duration {
     let program = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/benches/programs/http_loop.flow"
     );
-    let out = client_command(env!("CARGO_BIN_EXE_flow").as_ref())
+    let out = client_command(flow)
         .args([
             "run",
             "-C",
@@ -302,38 +335,62 @@ impl Layers {
     }
 }
 
+/// What [`layers_loop`] calls.
+enum Caller {
+    /// The transport, with the request's URL.
+    Transport(
+        flow::runtime::http::ReqwestTransport,
+        flow::runtime::http::Url,
+    ),
+    /// An endpoint (through `Client`, as the VM calls it).
+    Endpoint(flow::runtime::http::Client),
+}
+
+/// The endpoint policy `benches/programs/http_loop.flow` declares, for the
+/// service at `base`.
+fn http_loop_policy(base: String) -> flow::runtime::http::EndpointConfig {
+    use flow::runtime::http::{BreakerPolicy, EndpointConfig, RetryPolicy};
+    use flow::runtime::resilience::BulkheadConfig;
+    let mut config = EndpointConfig::new(base);
+    config.timeout = Duration::from_secs(2);
+    let mut retry = RetryPolicy::with_count(2);
+    retry.config.interval = Duration::from_millis(10);
+    config.retry = Some(retry);
+    let mut breaker = BreakerPolicy::default();
+    breaker.config.failure_threshold = 0.5;
+    config.circuit_breaker = Some(breaker);
+    config.bulkhead = Some(BulkheadConfig {
+        max_concurrent: 64,
+        max_wait: Duration::ZERO,
+    });
+    config
+}
+
 /// `n` sequential GETs of `/ping` from Rust through part of Flow's call
 /// path, without the VM: how much of Flow's time each layer takes
-/// (`benches/http_ab.sh rust:transport rust:endpoint rust:policy ...`).
+/// (`AB="rust:transport rust:endpoint rust:policy ..."`).
 fn layers_loop(port: u16, n: usize, layers: Layers) -> Duration {
     use flow::runtime::http::{
-        BreakerPolicy, Client, Endpoint, EndpointConfig, HostPolicy, Method, Outgoing, Request,
-        ReqwestTransport, RetryPolicy, Transport, Url,
+        Client, Endpoint, EndpointConfig, HostPolicy, Method, Outgoing, Request, ReqwestTransport,
+        Transport, Url,
     };
-    use flow::runtime::resilience::BulkheadConfig;
     let base = format!("http://127.0.0.1:{port}");
-    let mut config = EndpointConfig::new(base.clone());
-    if let Layers::Policy = layers {
-        config.timeout = Duration::from_secs(2);
-        let mut retry = RetryPolicy::with_count(2);
-        retry.config.interval = Duration::from_millis(10);
-        config.retry = Some(retry);
-        let mut breaker = BreakerPolicy::default();
-        breaker.config.failure_threshold = 0.5;
-        config.circuit_breaker = Some(breaker);
-        config.bulkhead = Some(BulkheadConfig {
-            max_concurrent: 64,
-            max_wait: Duration::ZERO,
-        });
-    }
-    let client = Client::from(
-        Endpoint::builder(config)
-            .env_proxy(false)
-            .build()
-            .expect("endpoint"),
-    );
-    let transport = ReqwestTransport::new(HostPolicy::any(), false).expect("transport");
-    let url = Url::parse(&format!("{base}/ping")).expect("url");
+    let endpoint = |config| {
+        Caller::Endpoint(Client::from(
+            Endpoint::builder(config)
+                .env_proxy(false)
+                .build()
+                .expect("endpoint"),
+        ))
+    };
+    let caller = match layers {
+        Layers::Transport => Caller::Transport(
+            ReqwestTransport::new(HostPolicy::any(), false).expect("transport"),
+            Url::parse(&format!("{base}/ping")).expect("url"),
+        ),
+        Layers::Endpoint => endpoint(EndpointConfig::new(base)),
+        Layers::Policy => endpoint(http_loop_policy(base)),
+    };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -341,8 +398,8 @@ fn layers_loop(port: u16, n: usize, layers: Layers) -> Duration {
     rt.block_on(async move {
         let started = Instant::now();
         for _ in 0..n {
-            let body = match layers {
-                Layers::Transport => {
+            let body = match &caller {
+                Caller::Transport(transport, url) => {
                     let outgoing = Outgoing {
                         method: Method::GET,
                         url: url.clone(),
@@ -352,7 +409,7 @@ fn layers_loop(port: u16, n: usize, layers: Layers) -> Duration {
                     };
                     transport.send(outgoing).await.expect("GET").body
                 }
-                Layers::Endpoint | Layers::Policy => {
+                Caller::Endpoint(client) => {
                     let req = Request::new(Method::GET, "/ping");
                     client.call_ref(&req).await.expect("GET").body
                 }
@@ -361,4 +418,61 @@ fn layers_loop(port: u16, n: usize, layers: Layers) -> Duration {
         }
         started.elapsed()
     })
+}
+
+/// One run of a build in [`compare_builds`]: a `flow` binary's path, or
+/// `rust:LAYERS` for part of Flow's call path from Rust ([`layers_loop`];
+/// sequential only).
+fn build_loop(build: &str, port: u16, n: usize, workers: usize) -> Duration {
+    match build.strip_prefix("rust:") {
+        Some(layers) => child_loop(&[
+            ("LAYERS_CLIENT_PORT", port.to_string()),
+            ("LAYERS", layers.to_string()),
+            ("N", n.to_string()),
+        ]),
+        None => flow_build_loop(build.as_ref(), port, n, workers),
+    }
+}
+
+/// `AB` mode: `rounds` rounds of the reqwest loop, each build in turn and
+/// the reqwest loop again. Prints per build its median time and the median
+/// of its per-round ratios to the mean of the round's two reqwest runs,
+/// with a 95% interval; for two builds also their per-round time ratio.
+fn compare_builds(port: u16, n: usize, workers: usize, rounds: usize, builds: &[String]) {
+    println!("{n} GETs, concurrency {workers}, {rounds} rounds of: reqwest, each build, reqwest");
+    let mut reqwest_ms = Vec::new();
+    let mut ms: Vec<Vec<f64>> = vec![Vec::new(); builds.len()];
+    let mut ratios: Vec<Vec<f64>> = vec![Vec::new(); builds.len()];
+    for round in 1..=rounds {
+        let before = reqwest_process(port, n, workers);
+        let runs: Vec<Duration> = builds
+            .iter()
+            .map(|b| build_loop(b, port, n, workers))
+            .collect();
+        let reqwest = (before + reqwest_process(port, n, workers)) / 2;
+        reqwest_ms.push(reqwest.as_secs_f64() * 1e3);
+        for (i, run) in runs.iter().enumerate() {
+            ms[i].push(run.as_secs_f64() * 1e3);
+            ratios[i].push(reqwest.as_secs_f64() / run.as_secs_f64());
+        }
+        eprint!("\rround {round}/{rounds}");
+    }
+    eprintln!();
+    println!("reqwest: median {:.0} ms", median(&mut reqwest_ms));
+    for (i, build) in builds.iter().enumerate() {
+        let (low, high) = median_interval(&ratios[i]);
+        println!(
+            "{build}: median {:.0} ms, flow/reqwest {:.3} (95% interval {low:.3}-{high:.3})",
+            median(&mut ms[i].clone()),
+            median(&mut ratios[i])
+        );
+    }
+    if let [first, second] = builds {
+        let times: Vec<f64> = ms[0].iter().zip(&ms[1]).map(|(a, b)| a / b).collect();
+        let (low, high) = median_interval(&times);
+        println!(
+            "time {first} / {second}: {:.3} (95% interval {low:.3}-{high:.3})",
+            median(&mut times.clone())
+        );
+    }
 }
