@@ -138,7 +138,10 @@ fn run_main_with(vm: Rc<Vm>, args: Vec<String>, leak: bool) -> Outcome {
     // delivering a response) is run next, while a woken `block_on` future
     // costs the scheduler one more non-blocking poll of the driver (an
     // `epoll_wait` and a timer pass) per wake-up, i.e. per remote call.
-    let task = OnThisThread(async move { local.run_until(body).await });
+    //
+    // Boxed: tokio's task harness keeps stack room for its future's size,
+    // and `main`'s remote calls run below that room (see run_main_strand).
+    let task = OnThisThread(Box::pin(async move { local.run_until(body).await }));
     let outcome = rt.block_on(async move {
         match tokio::spawn(task).await {
             Ok(outcome) => outcome,
@@ -170,6 +173,15 @@ impl<F: Future> Future for OnThisThread<F> {
     }
 }
 
+/// Aborts a spawned task when the future waiting for it is dropped.
+pub(crate) struct AbortOnDrop<T>(pub(crate) tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// Runs `main` (if the program has one) with the command-line arguments.
 async fn run_main_strand(vm: &Rc<Vm>, args: Vec<String>, leak: bool) -> Outcome {
     let program = vm.program.clone();
@@ -183,10 +195,22 @@ async fn run_main_strand(vm: &Rc<Vm>, args: Vec<String>, leak: bool) -> Outcome 
         Vec::new()
     };
     let strand = Strand::new(vm.clone(), main, argv);
-    let result = if leak {
-        crate::vm::drive_and_leak(strand).await
-    } else {
-        drive(strand).await
+    // `main` runs as a task of the LocalSet, like every started strand,
+    // not inside this future: this future's poll frame is about 8 KiB, and
+    // a remote call polled below it used stack lines 20 KiB away from those
+    // of hyper's connection task, touching both bands on every call
+    // (docs/PERFORMANCE.md, "Session 10"). Dropping this future (a signal
+    // stopping the services) still stops `main`.
+    let mut task = AbortOnDrop(tokio::task::spawn_local(async move {
+        if leak {
+            crate::vm::drive_and_leak(strand).await
+        } else {
+            drive(strand).await
+        }
+    }));
+    let result = match (&mut task.0).await {
+        Ok(result) => result,
+        Err(e) => return Outcome::Failure(format!("error: main's task failed: {e}\n")),
     };
     match result {
         Ok(Value::Error(e)) => Outcome::Failure(describe_failure(&Value::Error(e), &program.types)),

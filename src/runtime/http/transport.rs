@@ -4,6 +4,7 @@
 //! may supply their own [`Transport`] (a mock endpoint).
 
 use super::{HostPolicy, Method, Response, Url};
+use crate::runtime::AbortOnDrop;
 use std::future::Future;
 use std::pin::Pin;
 
@@ -215,15 +216,6 @@ fn http_proxy_configured() -> bool {
     ["ALL_PROXY", "all_proxy", "HTTP_PROXY", "http_proxy"]
         .iter()
         .any(|name| std::env::var_os(name).is_some_and(|v| !v.is_empty()))
-}
-
-/// Aborts a spawned request when its caller stops waiting for it.
-struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
-
-impl<T> Drop for AbortOnDrop<T> {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
 }
 
 fn classify(e: reqwest::Error) -> TransportError {
