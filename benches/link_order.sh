@@ -19,8 +19,10 @@ work=$(mktemp -d)
 trap 'kill "${server:-}" 2>/dev/null || true; rm -rf "$work"' EXIT
 
 # Profiled in the default layout: valgrind does not attribute the
-# functions of the added sections to the binary.
-FLOW_LINK_ORDER=0 cargo build --release --quiet
+# functions of the added sections to the binary. (The benchmark build
+# below rebuilds the binary too, so both builds need the variable.)
+export FLOW_LINK_ORDER=0
+cargo build --release --quiet
 bench=$(cargo bench --bench http_throughput --no-run 2>&1 |
     sed -n 's/.*Executable .*(\(.*\)).*/\1/p' | tail -1)
 SERVE_ONLY=1 "$bench" >"$work/server.log" 2>&1 &
