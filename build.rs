@@ -25,7 +25,8 @@ fn main() {
 /// `FLOW_LINK_ORDER=0`. The script only adds output sections in front of
 /// `.text` and `.rodata` (`INSERT BEFORE`), which LLD (Rust's default
 /// linker there) and GNU ld understand. With it a remote call touches
-/// about 90 fewer 4 KiB pages of code (246 → 158) (docs/PERFORMANCE.md, "Session 10").
+/// about 90 fewer 4 KiB pages of code, 246 → 158 (docs/PERFORMANCE.md,
+/// "Session 10").
 fn link_order_script() -> Option<String> {
     let env = |name: &str| std::env::var(name).unwrap_or_default();
     let linux = "x86_64-unknown-linux-gnu";

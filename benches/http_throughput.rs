@@ -47,18 +47,18 @@ fn main() {
         .ok()
         .map(|v| v.split_whitespace().map(String::from).collect());
     let default_n = if builds.is_some() { 5_000 } else { 20_000 };
-    let n: usize = env_number("N").unwrap_or(default_n);
+    let n: usize = env_parse("N").unwrap_or(default_n);
     let levels: Vec<usize> = match std::env::var("CONCURRENCY") {
         Ok(v) => v.split(',').filter_map(|c| c.trim().parse().ok()).collect(),
         Err(_) => vec![1, 64],
     };
-    if let Some(port) = env_port("REQWEST_CLIENT_PORT") {
+    if let Some(port) = env_parse::<u16>("REQWEST_CLIENT_PORT") {
         // Child mode: the reqwest clients as their own process, like `flow`.
         let workers = levels.first().copied().unwrap_or(1);
         println!("{}", reqwest_loop(port, n, workers).as_micros());
         return;
     }
-    if let Some(port) = env_port("LAYERS_CLIENT_PORT") {
+    if let Some(port) = env_parse::<u16>("LAYERS_CLIENT_PORT") {
         // Child mode: part of Flow's call path from Rust (`AB=rust:...`).
         let Some(layers) = Layers::from_env() else {
             eprintln!("LAYERS is transport, endpoint or policy");
@@ -67,8 +67,10 @@ fn main() {
         println!("{}", layers_loop(port, n, layers).as_micros());
         return;
     }
-    if let (Some(port), Some(backend)) = (env_port("FLOOR_GATEWAY_PORT"), env_port("BACKEND_PORT"))
-    {
+    if let (Some(port), Some(backend)) = (
+        env_parse::<u16>("FLOOR_GATEWAY_PORT"),
+        env_parse::<u16>("BACKEND_PORT"),
+    ) {
         // Gateway mode (benches/gateway.sh with FLOOR=1).
         floor_gateway::serve(port, backend);
     }
@@ -85,7 +87,7 @@ fn main() {
         }
     }
     let default_rounds = if builds.is_some() { 60 } else { 9 };
-    let rounds: usize = env_number("ROUNDS").unwrap_or(default_rounds).max(1);
+    let rounds: usize = env_parse("ROUNDS").unwrap_or(default_rounds).max(1);
     if let Some(builds) = builds {
         let workers = levels.first().copied().unwrap_or(1);
         compare_builds(port, n, workers, rounds, &builds);
@@ -173,13 +175,8 @@ fn median(values: &mut [f64]) -> f64 {
     }
 }
 
-/// A port number from the environment variable `name`.
-fn env_port(name: &str) -> Option<u16> {
-    std::env::var(name).ok().and_then(|p| p.parse().ok())
-}
-
-/// A count from the environment variable `name`.
-fn env_number(name: &str) -> Option<usize> {
+/// The environment variable `name` parsed as a `T` (a port, a count).
+fn env_parse<T: std::str::FromStr>(name: &str) -> Option<T> {
     std::env::var(name).ok().and_then(|v| v.parse().ok())
 }
 
@@ -463,16 +460,17 @@ fn compare_builds(port: u16, n: usize, workers: usize, rounds: usize, builds: &[
         let (low, high) = median_interval(&ratios[i]);
         println!(
             "{build}: median {:.0} ms, flow/reqwest {:.3} (95% interval {low:.3}-{high:.3})",
+            // A copy: the pair ratio below needs the rounds in order.
             median(&mut ms[i].clone()),
             median(&mut ratios[i])
         );
     }
     if let [first, second] = builds {
-        let times: Vec<f64> = ms[0].iter().zip(&ms[1]).map(|(a, b)| a / b).collect();
+        let mut times: Vec<f64> = ms[0].iter().zip(&ms[1]).map(|(a, b)| a / b).collect();
         let (low, high) = median_interval(&times);
         println!(
             "time {first} / {second}: {:.3} (95% interval {low:.3}-{high:.3})",
-            median(&mut times.clone())
+            median(&mut times)
         );
     }
 }

@@ -495,6 +495,54 @@ fn sigterm_lets_the_request_in_flight_finish_and_exits_0() {
     assert_eq!(code, 0, "{stderr}");
 }
 
+/// §11.3 while `main` still runs: the signal stops `main` at once (it
+/// prints nothing more while the request in flight finishes) and the
+/// process exits 0.
+#[test]
+fn sigterm_stops_a_main_that_is_still_running() {
+    let script = r#"
+import http;
+import io;
+import time;
+final http:Listener l = http:listener(0, "127.0.0.1");
+service on l {
+    get "/slow" () returns string {
+        time:sleep(1500ms);
+        return "done";
+    }
+}
+public function main() {
+    io:println("port=", http:listenerPort(l));
+    time:sleep(800ms);
+    io:println("main went on");
+}
+"#;
+    let mut s = Served::start("stop-main", script, &[]);
+    let port = s.port;
+    let slow = std::thread::spawn(move || {
+        let mut c = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        c.set_read_timeout(Some(Duration::from_secs(20))).ok();
+        c.write_all(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+            .expect("send");
+        let mut out = Vec::new();
+        let _ = c.read_to_end(&mut out);
+        Answer::parse(&String::from_utf8_lossy(&out))
+    });
+    // The request reaches the resource; `main` is still sleeping.
+    std::thread::sleep(Duration::from_millis(300));
+    let mut child = s.child.take().expect("running");
+    terminate(&child);
+    // The process keeps running until the request finishes (1.5 s), well
+    // after `main` would have printed had it not been stopped.
+    let mut rest = String::new();
+    let _ = s.stdout.read_to_string(&mut rest);
+    let status = child.wait().expect("wait");
+    let a = slow.join().expect("join");
+    assert_eq!((a.status, a.body.as_str()), (200, "done"));
+    assert_eq!(rest, "");
+    assert_eq!(status.code(), Some(0));
+}
+
 /// Runs `flow run --allow-net ALLOW main.flow` on `script` in a scratch
 /// directory and returns what it did.
 fn run_with_allow_net(name: &str, script: &str, allow: &str) -> std::process::Output {

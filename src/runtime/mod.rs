@@ -138,10 +138,7 @@ fn run_main_with(vm: Rc<Vm>, args: Vec<String>, leak: bool) -> Outcome {
     // delivering a response) is run next, while a woken `block_on` future
     // costs the scheduler one more non-blocking poll of the driver (an
     // `epoll_wait` and a timer pass) per wake-up, i.e. per remote call.
-    //
-    // Boxed: tokio's task harness keeps stack room for its future's size,
-    // and `main`'s remote calls run below that room (see run_main_strand).
-    let task = OnThisThread(Box::pin(async move { local.run_until(body).await }));
+    let task = OnThisThread::new(async move { local.run_until(body).await });
     let outcome = rt.block_on(async move {
         match tokio::spawn(task).await {
             Ok(outcome) => outcome,
@@ -153,8 +150,16 @@ fn run_main_with(vm: Rc<Vm>, args: Vec<String>, leak: bool) -> Outcome {
 }
 
 /// A `!Send` future spawned on the current-thread runtime of
-/// [`run_main_with`].
-struct OnThisThread<F>(F);
+/// [`run_main_with`]. Boxed: tokio's task harness keeps stack room for its
+/// future's size, and `main`'s remote calls run below that room (see
+/// [`run_main_strand`]).
+struct OnThisThread<F>(Pin<Box<F>>);
+
+impl<F: Future> OnThisThread<F> {
+    fn new(future: F) -> OnThisThread<F> {
+        OnThisThread(Box::pin(future))
+    }
+}
 
 // SAFETY: `OnThisThread` is only spawned on the current-thread runtime that
 // `run_main_with` creates and drives with `block_on` on this thread, and it
@@ -168,8 +173,7 @@ impl<F: Future> Future for OnThisThread<F> {
     type Output = F::Output;
 
     fn poll(self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<F::Output> {
-        // SAFETY: structural pinning of the only field; it is never moved.
-        unsafe { self.map_unchecked_mut(|s| &mut s.0) }.poll(cx)
+        self.get_mut().0.as_mut().poll(cx)
     }
 }
 
