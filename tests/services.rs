@@ -474,11 +474,9 @@ fn a_slow_loris_client_is_disconnected() {
     assert_eq!(s.request("GET", "/orders/1", None).status, 200);
 }
 
-#[test]
-fn sigterm_lets_the_request_in_flight_finish_and_exits_0() {
-    let s = Served::start("shutdown", ORDERS, &[]);
-    let port = s.port;
-    let slow = std::thread::spawn(move || {
+/// `GET /slow` on its own connection, answered on the returned thread.
+fn get_slow_in_background(port: u16) -> std::thread::JoinHandle<Answer> {
+    std::thread::spawn(move || {
         let mut c = TcpStream::connect(("127.0.0.1", port)).expect("connect");
         c.set_read_timeout(Some(Duration::from_secs(20))).ok();
         c.write_all(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -486,7 +484,13 @@ fn sigterm_lets_the_request_in_flight_finish_and_exits_0() {
         let mut out = Vec::new();
         let _ = c.read_to_end(&mut out);
         Answer::parse(&String::from_utf8_lossy(&out))
-    });
+    })
+}
+
+#[test]
+fn sigterm_lets_the_request_in_flight_finish_and_exits_0() {
+    let s = Served::start("shutdown", ORDERS, &[]);
+    let slow = get_slow_in_background(s.port);
     // Let the request reach the resource (it sleeps 1.5 s), then stop.
     std::thread::sleep(Duration::from_millis(500));
     let (code, stderr) = s.stop();
@@ -518,16 +522,7 @@ public function main() {
 }
 "#;
     let mut s = Served::start("stop-main", script, &[]);
-    let port = s.port;
-    let slow = std::thread::spawn(move || {
-        let mut c = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-        c.set_read_timeout(Some(Duration::from_secs(20))).ok();
-        c.write_all(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
-            .expect("send");
-        let mut out = Vec::new();
-        let _ = c.read_to_end(&mut out);
-        Answer::parse(&String::from_utf8_lossy(&out))
-    });
+    let slow = get_slow_in_background(s.port);
     // The request reaches the resource; `main` is still sleeping.
     std::thread::sleep(Duration::from_millis(300));
     let mut child = s.child.take().expect("running");
